@@ -1,0 +1,245 @@
+"""Execute one task: load its inputs, call the step, store its outputs.
+
+``execute_task`` is the one place a step's function is called. Every
+executor ends here — in the engine's process (inline), in a pool worker
+(process) or in a fresh process started by ``cadencia task run`` — so a step
+behaves the same wherever it runs. It never writes to the metadata store: it
+returns a ``TaskResult`` and its caller records it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cadencia.authoring.graph import RETURN, Collect, Const, Graph, Node
+from cadencia.engine.capture import capture_output
+from cadencia.engine.spec import (
+    ArtifactInput,
+    Failure,
+    InputTemplate,
+    ListInput,
+    StoredOutput,
+    TaskResult,
+    TaskSpec,
+)
+from cadencia.errors import CadenciaError, MaterializationError
+from cadencia.store.artifacts import ArtifactStore
+from cadencia.store.materializers import MaterializerRegistry, qualified_name
+
+
+class ObjectCache:
+    """Values a worker produced or loaded recently, so a consumer running in the
+    same worker skips reading and decoding the artifact (bounded by stored size)."""
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str]) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return _MISSING
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: tuple[str, str], value: Any, size: int) -> None:
+        if size > self.max_bytes or key in self._items:
+            return
+        self._items[key] = (value, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self._bytes -= dropped
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._items
+
+
+_MISSING = object()
+
+
+@dataclass
+class TaskContext:
+    graph: Graph
+    artifacts: ArtifactStore
+    registry: MaterializerRegistry
+    memory: ObjectCache | None = None
+    file_descriptors: bool = False
+    """Redirect fds 1 and 2 into the log (only in a process that runs nothing else)."""
+    worker: int | None = None
+
+
+class TaskTimeout(Exception):
+    pass
+
+
+def execute_task(spec: TaskSpec, context: TaskContext) -> TaskResult:
+    node = context.graph.nodes[spec.node_name]
+    started = time.time()
+    header = f"--- attempt {spec.attempt} ---\n" if spec.attempt > 1 else ""
+    stage = "input"
+    outputs: list[StoredOutput] = []
+    try:
+        with capture_output(spec.log_path, file_descriptors=context.file_descriptors, header=header) as log:
+            try:
+                kwargs = _arguments(spec, node, context)
+                stage = "error"
+                with _deadline(spec.timeout, threaded=context.file_descriptors):
+                    value = node.step.fn(**kwargs)
+                stage = "output"
+                outputs = _store_outputs(value, spec, node, context)
+            except BaseException as exc:
+                failure = _failure(exc, stage, node)
+                if log is not None:
+                    log.write(failure.render() + "\n")
+                raise _Failed(failure) from exc
+    except _Failed as failed:
+        return TaskResult(spec.task_name, spec.attempt, started, time.time(), failure=failed.failure, worker=context.worker)
+    except BaseException as exc:  # the log itself could not be opened or closed
+        failure = Failure.from_exception(exc, kind="internal", retryable=False)
+        return TaskResult(spec.task_name, spec.attempt, started, time.time(), failure=failure, worker=context.worker)
+    return TaskResult(spec.task_name, spec.attempt, started, time.time(), outputs=outputs, worker=context.worker)
+
+
+class _Failed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+
+def _failure(exc: BaseException, stage: str, node: Node) -> Failure:
+    if isinstance(exc, TaskTimeout):
+        return Failure("timeout", str(exc), retryable=True)
+    if stage == "output" and isinstance(exc, CadenciaError):
+        site = node.step.defined_at
+        return Failure("output", f"{site}: step '{node.name}': {exc}", retryable=False)
+    if stage == "input" and isinstance(exc, CadenciaError):
+        return Failure("input", f"step '{node.name}' cannot read its inputs: {exc}", retryable=False)
+    return Failure.from_exception(exc, kind="error")
+
+
+# -- inputs ----------------------------------------------------------------------
+
+
+def _arguments(spec: TaskSpec, node: Node, context: TaskContext) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for param, arg in node.args.items():
+        template = spec.inputs.get(param)
+        if template is None:
+            assert isinstance(arg, Const), f"no input for {param} of {node.name}"
+            kwargs[param] = arg.value
+        else:
+            constants = arg.items if isinstance(arg, Collect) else ()
+            kwargs[param] = _resolve(template, constants, context)
+    return kwargs
+
+
+def _resolve(template: InputTemplate, constants: tuple[Any, ...], context: TaskContext) -> Any:
+    if isinstance(template, ArtifactInput):
+        return load_artifact(template.digest, template.materializer, context)
+    items = []
+    for index, item in enumerate(template.items):
+        if item is None:
+            items.append(constants[index].value)
+        else:
+            items.append(_resolve(item, (), context))
+    return tuple(items) if template.as_tuple else items
+
+
+def load_artifact(digest: str, materializer: str, context: TaskContext) -> Any:
+    key = (digest, materializer)
+    if context.memory is not None:
+        value = context.memory.get(key)
+        if value is not _MISSING:
+            return value
+    data = context.artifacts.read(digest)
+    value = context.registry.get(materializer.partition("@")[0]).load(data)
+    if context.memory is not None:
+        context.memory.put(key, value, memoryview(data).nbytes)
+    return value
+
+
+# -- outputs ---------------------------------------------------------------------
+
+
+def split_outputs(value: Any, node: Node) -> dict[str, Any]:
+    names = node.output_names
+    if names == (RETURN,):
+        return {RETURN: value}
+    if isinstance(value, Mapping) and set(value) == set(names):
+        return {name: value[name] for name in names}
+    if isinstance(value, tuple) and len(value) == len(names):
+        return dict(zip(names, value, strict=True))
+    raise MaterializationError(
+        f"the step declares {len(names)} outputs ({', '.join(names)}) but returned "
+        f"{qualified_name(type(value))}; return a tuple of {len(names)} values or a dict "
+        "with those keys"
+    )
+
+
+def _store_outputs(value: Any, spec: TaskSpec, node: Node, context: TaskContext) -> list[StoredOutput]:
+    stored: list[StoredOutput] = []
+    for name, output in split_outputs(value, node).items():
+        stored.append(store_value(name, output, node, context))
+        if name in spec.split_outputs:
+            if not isinstance(output, list | tuple):
+                raise MaterializationError(
+                    f"output '{name}' is mapped over by a fan-out, so it must be a list or "
+                    f"tuple, but it is {qualified_name(type(output))}"
+                )
+            stored.extend(
+                store_value(name, element, node, context, position)
+                for position, element in enumerate(output)
+            )
+    return stored
+
+
+def store_value(
+    name: str, value: Any, node: Node, context: TaskContext, position: int = -1
+) -> StoredOutput:
+    materializer = context.registry.for_value(value, allow_pickle=node.step.options.pickle)
+    try:
+        data = materializer.dump(value)
+    except Exception as exc:
+        raise MaterializationError(
+            f"output '{name}' ({qualified_name(type(value))}) could not be written by the "
+            f"'{materializer.name}' materializer: {exc}"
+        ) from exc
+    blob = context.artifacts.put(data)
+    label = f"{materializer.name}@{materializer.version}"
+    if context.memory is not None:
+        context.memory.put((blob.digest, label), value, blob.size)
+    return StoredOutput(name, blob.digest, label, qualified_name(type(value)), blob.size, position)
+
+
+# -- timeouts --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None, *, threaded: bool) -> Iterator[None]:
+    """Raise ``TaskTimeout`` in the step after ``seconds``.
+
+    Used where the engine cannot kill the task's process (inline executor,
+    ``cadencia task run``); pool workers are killed by the process executor.
+    """
+    if seconds is None or threaded or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TaskTimeout(f"the step did not finish within its timeout of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
