@@ -1,0 +1,1 @@
+"""The command-line interface. Entry point only: every command calls the Python API."""
