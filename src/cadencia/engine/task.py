@@ -206,13 +206,17 @@ def store_value(
 ) -> StoredOutput:
     materializer = context.registry.for_value(value, allow_pickle=node.step.options.pickle)
     try:
-        data = materializer.dump(value)
+        if materializer.writes_files:
+            blob = context.artifacts.write_with(lambda path: materializer.dump_to_file(value, path))
+        else:
+            blob = context.artifacts.put(materializer.dump(value))
+    except CadenciaError:
+        raise
     except Exception as exc:
         raise MaterializationError(
             f"output '{name}' ({qualified_name(type(value))}) could not be written by the "
             f"'{materializer.name}' materializer: {exc}"
         ) from exc
-    blob = context.artifacts.put(data)
     label = f"{materializer.name}@{materializer.version}"
     if context.memory is not None:
         context.memory.put((blob.digest, label), value, blob.size)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import mmap
 import os
 import secrets
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,18 @@ class ArtifactStore(ABC):
     @abstractmethod
     def read(self, digest: str) -> Buffer:
         """The bytes of ``digest``, verified; ``ArtifactCorruptedError`` if they do not match."""
+
+    def write_with(self, write: Callable[[str], None]) -> StoredBlob:
+        """Store what ``write(path)`` writes into a fresh local file.
+
+        For large values: materializers that can write a file themselves avoid
+        building the whole artifact in memory first.
+        """
+        with tempfile.TemporaryDirectory(prefix="cadencia-") as folder:
+            path = os.path.join(folder, "artifact")
+            write(path)
+            with open(path, "rb") as handle:
+                return self.put(handle.read())
 
     @abstractmethod
     def exists(self, digest: str) -> bool: ...
@@ -106,6 +120,37 @@ class LocalArtifactStore(ArtifactStore):
         try:
             with open(temporary, "wb") as handle:
                 handle.write(data)
+            temporary.chmod(0o444)
+            try:
+                os.replace(temporary, final)
+            except FileNotFoundError:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temporary, final)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return StoredBlob(digest, size)
+
+    def write_with(self, write: Callable[[str], None]) -> StoredBlob:
+        self._prepare()
+        temporary = self._tmp / f"{secrets.token_hex(8)}.part"
+        try:
+            write(str(temporary))
+            with open(temporary, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size == 0:
+                    data: Buffer = b""
+                else:
+                    data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                try:
+                    digest = digest_bytes(data, DEFAULT_ALGORITHM)
+                finally:
+                    if isinstance(data, mmap.mmap):
+                        data.close()
+            final = self.path(digest)
+            if final.exists():
+                temporary.unlink()
+                return StoredBlob(digest, size)
             temporary.chmod(0o444)
             try:
                 os.replace(temporary, final)

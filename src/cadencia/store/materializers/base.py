@@ -28,7 +28,8 @@ class Materializer(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     type_names: ClassVar[tuple[str, ...]] = ()
-    """Qualified names of the classes handled (subclasses are handled too)."""
+    """Names of the classes handled, as ``package.Class`` or ``package.module.Class``
+    (subclasses are handled too)."""
 
     def can_save(self, value: Any) -> bool:
         """A last check on a value whose type matched (e.g. no object arrays)."""
@@ -42,9 +43,23 @@ class Materializer(ABC):
     def load(self, data: Buffer) -> Any:
         """The value stored in ``data`` (bytes, or a read-only memory map)."""
 
+    writes_files: ClassVar[bool] = False
+    """True when ``dump_to_file`` writes large values straight to disk."""
+
+    def dump_to_file(self, value: Any, path: str) -> None:
+        """Write the artifact for ``value`` to ``path`` (override for large values)."""
+        with open(path, "wb") as handle:
+            handle.write(self.dump(value))
+
 
 def qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _short_name(cls: type) -> str:
+    """``pandas.DataFrame`` whether pandas says its module is ``pandas.core.frame`` or
+    ``pandas`` (it changed in pandas 3): libraries move classes between submodules."""
+    return f"{cls.__module__.split('.', 1)[0]}.{cls.__qualname__}"
 
 
 class MaterializerRegistry:
@@ -90,7 +105,7 @@ class MaterializerRegistry:
             return self._resolved[cls]
         found = None
         for base in cls.__mro__:
-            found = self._by_type.get(qualified_name(base))
+            found = self._by_type.get(qualified_name(base)) or self._by_type.get(_short_name(base))
             if found is not None:
                 break
         if found is None and not self._plugins_loaded:

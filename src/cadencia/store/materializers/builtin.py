@@ -102,13 +102,22 @@ class NumpyMaterializer(Materializer):
     def can_save(self, value: Any) -> bool:
         return getattr(value, "dtype", None) is not None and not value.dtype.hasobject
 
+    writes_files = True
+
     def dump(self, value: Any) -> bytes:
+        sink = io.BytesIO()
+        self._write(value, sink)
+        return sink.getvalue()
+
+    def dump_to_file(self, value: Any, path: str) -> None:
+        with open(path, "wb") as sink:
+            self._write(value, sink)
+
+    def _write(self, value: Any, sink: Any) -> None:
         import numpy as np
 
-        sink = io.BytesIO()
+        sink.write(b"S" if isinstance(value, np.generic) else b"A")
         np.save(sink, np.asarray(value), allow_pickle=False)
-        scalar = b"S" if isinstance(value, np.generic) else b"A"
-        return scalar + sink.getvalue()
 
     def load(self, data: Buffer) -> Any:
         import numpy as np
@@ -128,13 +137,24 @@ class ParquetMaterializer(Materializer):
 
     name = "parquet"
     version = "1"
-    type_names = (
-        "pandas.core.frame.DataFrame",
-        "pandas.core.series.Series",
-        "pyarrow.lib.Table",
-    )
+    type_names = ("pandas.DataFrame", "pandas.Series", "pyarrow.Table")
+
+    writes_files = True
 
     def dump(self, value: Any) -> Buffer:
+        import pyarrow as pa
+
+        sink = pa.BufferOutputStream()
+        self._write(value, sink)
+        return memoryview(sink.getvalue())  # type: ignore[arg-type]
+
+    def dump_to_file(self, value: Any, path: str) -> None:
+        import pyarrow as pa
+
+        with pa.OSFile(path, "wb") as sink:
+            self._write(value, sink)
+
+    def _write(self, value: Any, sink: Any) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -148,9 +168,7 @@ class ParquetMaterializer(Materializer):
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), b"cadencia.kind": marker.encode()}
         )
-        sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="NONE", use_dictionary=False, write_statistics=False)
-        return memoryview(sink.getvalue())  # type: ignore[arg-type]
 
     def load(self, data: Buffer) -> Any:
         import pyarrow as pa
