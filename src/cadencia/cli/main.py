@@ -96,6 +96,11 @@ def cli() -> None:
 @click.option(
     "--continue-on-failure", is_flag=True, help="Keep running branches independent of a failure."
 )
+@click.option(
+    "--create-only",
+    is_flag=True,
+    help="Record the run with every step queued and print its id; run steps with 'task run'.",
+)
 @_home_option
 @_json_option
 def run(
@@ -105,23 +110,24 @@ def run(
     workers: int | None,
     no_cache: bool,
     continue_on_failure: bool,
+    create_only: bool,
     home: str | None,
     as_json: bool,
 ) -> None:
     """Run a pipeline: TARGET is FILE.py[:PIPELINE] or package.module:PIPELINE."""
     from cadencia.cli import render
-    from cadencia.engine.session import RunOptions, prepare_graph, start_run
+    from cadencia.engine.session import RunOptions, create_run, prepare_graph, start_run
     from cadencia.engine.source import load_target
 
     pipeline, source = load_target(target)
     graph = prepare_graph(pipeline, _parse_params(params), from_text=True)
     settings = _settings(home)
-    observer = render.live_observer(enabled=not as_json)
     options = RunOptions(executor, workers, not no_cache, continue_on_failure)
-    if executor not in ("process", "inline"):
-        from cadencia.engine.executors.base import create_executor
-
-        create_executor(executor)  # fails with the list of executors before anything is written
+    if create_only:
+        created, _ = create_run(graph, pipeline, source, settings, options)
+        click.echo(json.dumps({"run_id": created.run_id}) if as_json else created.run_id)
+        return
+    observer = render.live_observer(enabled=not as_json)
     record = start_run(graph, pipeline, source, settings, options, observer)
     _report_run(record.run_id, settings, as_json)
 

@@ -56,6 +56,7 @@ def capture_output(path: str | None, *, file_descriptors: bool, header: str = ""
             os.close(saved_fds[1])
         root.removeHandler(handler)
         root.setLevel(previous_level)
+        log.flush()
         empty = os.fstat(log.fileno()).st_size == 0
         log.close()
         if empty:  # most no-op steps print nothing: keep the log folder small

@@ -110,17 +110,20 @@ class RunOptions:
         )
 
 
-def start_run(
+def create_run(
     graph: Graph,
     pipeline: Pipeline,
     source: PipelineSource,
     settings: Settings,
     options: RunOptions,
-    observer: RunObserver | None = None,
     run_id: str | None = None,
-) -> RunRecord:
-    """Record a new run and execute it to the end."""
-    executor = create_executor(options.executor, **_executor_options(options))
+) -> tuple[RunRecord, list[TaskRecord]]:
+    """Record a new run with every task queued, without executing anything.
+
+    ``cadencia run --create-only`` and orchestrators that drive tasks one by
+    one (``cadencia task run``) start here.
+    """
+    create_executor(options.executor, **_executor_options(options))  # fail early on a bad name
     now = time.time()
     run = RunRecord(
         run_id=run_id or new_run_id(),
@@ -138,6 +141,21 @@ def start_run(
     ]
     with open_stores(settings) as stores:
         stores.metadata.create_run(run, tasks)
+    return run, tasks
+
+
+def start_run(
+    graph: Graph,
+    pipeline: Pipeline,
+    source: PipelineSource,
+    settings: Settings,
+    options: RunOptions,
+    observer: RunObserver | None = None,
+    run_id: str | None = None,
+) -> RunRecord:
+    """Record a new run and execute it to the end."""
+    run, tasks = create_run(graph, pipeline, source, settings, options, run_id)
+    with open_stores(settings) as stores:
         runner = Runner(
             graph=graph,
             run=run,
@@ -146,7 +164,7 @@ def start_run(
             store=stores.metadata,
             artifacts=stores.artifacts,
             registry=default_registry,
-            executor=executor,
+            executor=create_executor(options.executor, **_executor_options(options)),
             settings=settings,
             observer=observer,
             use_cache=options.use_cache,

@@ -68,7 +68,9 @@ def register_executor(name: str, factory: ExecutorFactory) -> None:
 
 def create_executor(name: str, **options: Any) -> Executor:
     if name not in _factories:
-        _load_builtin_and_plugins()
+        _load_builtin()
+    if name not in _factories:
+        _load_plugins()
     try:
         factory = _factories[name]
     except KeyError:
@@ -78,13 +80,16 @@ def create_executor(name: str, **options: Any) -> Executor:
 
 
 def executor_names() -> list[str]:
-    _load_builtin_and_plugins()
+    _load_builtin()
+    _load_plugins()
     return sorted(_factories)
 
 
-def _load_builtin_and_plugins() -> None:
+def _load_builtin() -> None:
     from cadencia.engine.executors import inline, process  # noqa: F401 - they register themselves
 
+
+def _load_plugins() -> None:
     from importlib.metadata import entry_points
 
     for entry in entry_points(group="cadencia.executors"):

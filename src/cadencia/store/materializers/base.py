@@ -9,6 +9,7 @@ point group ``cadencia.materializers``) add materializers to the registry.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -132,7 +133,7 @@ class MaterializerRegistry:
 
     def supports_annotation(self, annotation: Any) -> bool:
         """False only when ``annotation`` is a class no materializer can store."""
-        if not isinstance(annotation, type):
+        if not isinstance(annotation, type) or annotation is inspect.Parameter.empty:
             return True
         if self.for_type(annotation) is not None:
             return True
