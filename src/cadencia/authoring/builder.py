@@ -112,6 +112,15 @@ class GraphBuilder:
         if not args:
             self.problem(f"{step.name}.map() needs at least one iterable to map over", site, step.name)
             return self.add_call(step, (), kwargs, site)
+        names = mapped_parameters(step, len(args), kwargs)
+        if names is None:
+            self.problem(
+                f"{step.name}.map() got {len(args)} iterables but the step has fewer parameters "
+                "left after the keyword arguments",
+                site,
+                step.name,
+            )
+            return []
         dynamic = [isinstance(arg, Output | Outputs) for arg in args]
         if not any(dynamic):
             # Every iterable is known now: expand into ordinary nodes, one per element.
@@ -120,7 +129,10 @@ class GraphBuilder:
             except (TypeError, ValueError) as exc:
                 self.problem(f"{step.name}.map(): {exc}", site, step.name)
                 return []
-            return [self.add_call(step, row, kwargs, site) for row in rows]
+            return [
+                self.add_call(step, (), {**kwargs, **dict(zip(names, row, strict=True))}, site)
+                for row in rows
+            ]
         if not all(dynamic):
             self.problem(
                 f"{step.name}.map() mixes step outputs with lists known at build time; "
@@ -129,13 +141,8 @@ class GraphBuilder:
                 step.name,
             )
         name = self._new_name(step, site)
-        bound = self._bind(step, name, args, kwargs, site)
-        positional = [
-            p.name
-            for p in step.signature.parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ][: len(args)]
-        mapped = frozenset(positional)
+        bound = self._bind(step, name, (), {**kwargs, **dict(zip(names, args, strict=True))}, site)
+        mapped = frozenset(names)
         node_args = {
             param: self._to_arg(value, step, name, param, site, mapped=param in mapped)
             for param, value in bound.items()
@@ -372,6 +379,23 @@ def _one_cycle(graph: Graph, remaining: set[str]) -> list[str]:
     cycle = path[seen[current] :]
     cycle.reverse()  # upstream walk -> show in execution direction
     return cycle
+
+
+def mapped_parameters(
+    step: Step[Any, Any], count: int, kwargs: dict[str, Any]
+) -> list[str] | None:
+    """The parameters ``count`` positional iterables of ``.map()`` feed.
+
+    Keyword arguments are fixed for every call; the iterables fill the other
+    parameters in order. So ``score.map(models, data=test)`` maps over the
+    first parameter that is not ``data``, wherever ``data`` is declared.
+    """
+    free = [
+        p.name
+        for p in step.signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in kwargs
+    ]
+    return free[:count] if count <= len(free) else None
 
 
 def require_builder(what: str, site: SourceLocation) -> GraphBuilder:

@@ -64,7 +64,8 @@ class Step(Generic[P, R]):
 
     def map(self, *args: Any, **kwargs: Any) -> Any:
         """Call the step once per element: positional arguments are iterated in
-        lockstep, keyword arguments are passed unchanged to every call.
+        lockstep and feed the parameters not given by keyword, in order; keyword
+        arguments are passed unchanged to every call.
 
         With a step output as the iterable the number of tasks is known only at
         run time; the result, passed to another step, is the list of results.
@@ -75,9 +76,17 @@ class Step(Generic[P, R]):
         site = SourceLocation(frame.f_code.co_filename, frame.f_lineno)
         builder = current_builder()
         if builder is None:
-            if not args:
-                raise DefinitionError(f"{site}: {self.name}.map() needs an iterable to map over")
-            return [self.fn(*items, **kwargs) for items in zip(*args, strict=True)]
+            from cadencia.authoring.builder import mapped_parameters
+
+            names = mapped_parameters(self, len(args), kwargs)
+            if not args or names is None:
+                raise DefinitionError(
+                    f"{site}: {self.name}.map() needs one iterable per parameter to map over"
+                )
+            return [
+                self.fn(**kwargs, **dict(zip(names, items, strict=True)))
+                for items in zip(*args, strict=True)
+            ]
         return builder.add_map(self, args, kwargs, site)
 
     # -- variants --------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""Caching: a hit costs no execution and is recorded ``cached``; every key part invalidates it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import cadencia
+from cadencia.store.records import TaskState
+
+COUNTING = """
+from pathlib import Path
+from cadencia import pipeline, step
+
+def bump(marks: str, name: str) -> None:
+    with open(Path(marks) / name, "a") as handle:
+        handle.write("x")
+
+@step
+def load(marks: str, n: int) -> list[int]:
+    bump(marks, "load")
+    return list(range(n))
+
+@step
+def double(marks: str, x: int) -> int:
+    bump(marks, f"double{x}")
+    return x * 2
+
+@step
+def total(marks: str, values: list[int]) -> int:
+    bump(marks, "total")
+    return sum(values)
+
+@step(cache=False)
+def always(marks: str, value: int) -> int:
+    bump(marks, "always")
+    return value
+
+@pipeline
+def counting(marks: str, n: int = 3):
+    always(marks, total(marks, double.map(load(marks, n), marks=marks)))
+"""
+
+
+def runs_of(marks: Path, name: str) -> int:
+    path = marks / name
+    return len(path.read_text()) if path.exists() else 0
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> Path:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    return folder
+
+
+def test_a_second_run_hits_the_cache(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    path = str(write_pipeline(COUNTING))
+    first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    second = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    assert first.state == second.state == "success"
+    assert second.task("load").state == TaskState.CACHED
+    assert second.task("load").cached_from == f"{first.run_id}/load"
+    assert second.task("double[2]").state == TaskState.CACHED
+    assert second.task("total").state == TaskState.CACHED
+    assert second.task("always").state == TaskState.SUCCESS  # @step(cache=False)
+    assert runs_of(marks, "load") == 1
+    assert runs_of(marks, "double2") == 1
+    assert runs_of(marks, "always") == 2
+    assert second.output("total") == first.output("total") == 6
+
+
+def test_a_changed_parameter_reruns_only_what_it_reaches(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    path = str(write_pipeline(COUNTING))
+    cadencia.run(path, {"marks": str(marks), "n": 3}, executor="inline")
+    view = cadencia.run(path, {"marks": str(marks), "n": 4}, executor="inline")
+    assert view.task("load").state == TaskState.SUCCESS
+    # Elements 0-2 are the same values as before: cached element by element.
+    assert [view.task(f"double[{i}]").state for i in range(4)] == [
+        TaskState.CACHED, TaskState.CACHED, TaskState.CACHED, TaskState.SUCCESS
+    ]
+    assert view.task("total").state == TaskState.SUCCESS
+    assert view.output("total") == 12
+
+
+def test_no_cache_runs_everything(home: Path, marks: Path, write_pipeline: Callable[..., Path]) -> None:
+    path = str(write_pipeline(COUNTING))
+    cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    view = cadencia.run(path, {"marks": str(marks)}, executor="inline", cache=False)
+    assert {t.state for t in view.tasks} == {TaskState.SUCCESS}
+    assert runs_of(marks, "load") == 2
+
+
+def test_editing_a_step_invalidates_its_cache(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    first = write_pipeline(COUNTING, name="editable")
+    cadencia.run(str(first), {"marks": str(marks)}, executor="inline")
+    edited = write_pipeline(
+        COUNTING.replace("return sum(values)", "return sum(values) + 0"), name="edited"
+    )
+    view = cadencia.run(str(edited), {"marks": str(marks)}, executor="inline")
+    assert view.task("load").state == TaskState.CACHED
+    assert view.task("total").state == TaskState.SUCCESS
+    assert view.task("always").state == TaskState.SUCCESS
+
+
+def test_a_deleted_artifact_is_a_cache_miss_not_an_error(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    path = str(write_pipeline(COUNTING))
+    first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    record = first.output_record("load")
+    artifact = Path(first.client.artifacts.location(record.digest))
+    artifact.chmod(0o644)
+    artifact.unlink()
+    view = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    assert view.task("load").state == TaskState.SUCCESS
+    assert runs_of(marks, "load") == 2
+
+
+def test_a_corrupted_artifact_is_an_error_never_silently_used(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    path = str(write_pipeline(COUNTING))
+    first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    record = first.output_record("total")
+    artifact = Path(first.client.artifacts.location(record.digest))
+    artifact.chmod(0o644)
+    artifact.write_text("999")
+    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match="is corrupted"):
+        first.output("total")
+    # A run whose step reads it fails that step with the same clear cause.
+    view = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    always = view.task("always")
+    assert always.state == TaskState.FAILED
+    assert "is corrupted" in (always.error or "")
+    assert always.attempt == 1
