@@ -52,9 +52,16 @@ class Client:
         return RunView(self, self.metadata.get_run(run_id))
 
     def load(self, output: OutputRecord) -> Any:
+        from cadencia.store.hashing import check_digest
         from cadencia.store.materializers import registry
 
         materializer = registry.get(output.materializer.partition("@")[0])
+        if output.inline:
+            data = self.metadata.get_blobs([output.digest]).get(output.digest)
+            if data is None:
+                raise NotFoundError(f"inline artifact {output.digest} is missing from {self.metadata.url}")
+            check_digest(output.digest, data, f"{self.metadata.url} (inline)")
+            return materializer.load(data)
         return materializer.load(self.artifacts.read(output.digest))
 
     def lineage(self, digest: str) -> Lineage:
@@ -138,6 +145,8 @@ class RunView:
         return self.client.metadata.get_inputs(self.run_id, task_name)
 
     def log(self, task_name: str) -> str:
-        self.task(task_name)
-        path = self.client.settings.logs_dir / self.run_id / f"{task_name}.log"
-        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        """Everything the task printed or logged, attempt after attempt."""
+        from cadencia.engine.capture import read_log
+
+        task = self.task(task_name)
+        return read_log(self.client.settings.logs_dir / self.run_id, task.logs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,34 +112,88 @@ def test_editing_a_step_invalidates_its_cache(
     assert view.task("always").state == TaskState.SUCCESS
 
 
+BIG = """
+from pathlib import Path
+from cadencia import pipeline, step
+
+@step
+def payload(marks: str, size: int) -> bytes:
+    with open(Path(marks) / "payload", "a") as handle:
+        handle.write("x")
+    return b"x" * size
+
+@step(cache=False)
+def measure(data: bytes) -> int:
+    return len(data)
+
+@pipeline
+def big(marks: str, size: int = 100_000):
+    measure(payload(marks, size))
+"""
+
+
+def test_small_values_live_inline_and_large_ones_in_the_artifact_store(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    view = cadencia.run(str(write_pipeline(BIG)), {"marks": str(marks)}, executor="process")
+    large = view.output_record("payload")
+    small = view.output_record("measure")
+    assert not large.inline and large.size == 100_000
+    assert Path(view.client.artifacts.location(large.digest)).is_file()
+    assert small.inline
+    assert not Path(view.client.artifacts.location(small.digest)).exists()
+    assert view.output("measure") == 100_000
+
+
 def test_a_deleted_artifact_is_a_cache_miss_not_an_error(
     home: Path, marks: Path, write_pipeline: Callable[..., Path]
 ) -> None:
-    path = str(write_pipeline(COUNTING))
+    path = str(write_pipeline(BIG))
     first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
-    record = first.output_record("load")
+    record = first.output_record("payload")
     artifact = Path(first.client.artifacts.location(record.digest))
     artifact.chmod(0o644)
     artifact.unlink()
     view = cadencia.run(path, {"marks": str(marks)}, executor="inline")
-    assert view.task("load").state == TaskState.SUCCESS
-    assert runs_of(marks, "load") == 2
+    assert view.task("payload").state == TaskState.SUCCESS
+    assert runs_of(marks, "payload") == 2
 
 
-def test_a_corrupted_artifact_is_an_error_never_silently_used(
+def test_a_corrupted_artifact_file_is_an_error_never_silently_used(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    path = str(write_pipeline(BIG))
+    first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
+    record = first.output_record("payload")
+    artifact = Path(first.client.artifacts.location(record.digest))
+    artifact.chmod(0o644)
+    artifact.write_bytes(b"y" * 100_000)
+    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match=f"{artifact}.*is corrupted"):
+        first.output("payload")
+    # A run whose step reads it fails that step with the same clear cause, without retrying.
+    view = cadencia.run(path, {"marks": str(marks)}, executor="process")
+    measure = view.task("measure")
+    assert measure.state == TaskState.FAILED
+    assert "is corrupted" in (measure.error or "")
+    assert measure.attempt == 1
+
+
+def test_a_corrupted_inline_artifact_is_an_error(
     home: Path, marks: Path, write_pipeline: Callable[..., Path]
 ) -> None:
     path = str(write_pipeline(COUNTING))
     first = cadencia.run(path, {"marks": str(marks)}, executor="inline")
     record = first.output_record("total")
-    artifact = Path(first.client.artifacts.location(record.digest))
-    artifact.chmod(0o644)
-    artifact.write_text("999")
-    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match="is corrupted"):
+    assert record.inline
+    connection = sqlite3.connect(home / "cadencia.db")
+    with connection:
+        connection.execute(
+            "UPDATE artifact_blobs SET data = ? WHERE digest = ?", (b"999", record.digest)
+        )
+    connection.close()
+    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match="inline.*is corrupted"):
         first.output("total")
-    # A run whose step reads it fails that step with the same clear cause.
     view = cadencia.run(path, {"marks": str(marks)}, executor="inline")
     always = view.task("always")
     assert always.state == TaskState.FAILED
     assert "is corrupted" in (always.error or "")
-    assert always.attempt == 1

@@ -1,8 +1,15 @@
-"""Capture a task's stdout, stderr and ``logging`` output into its log file.
+"""Capture each task's stdout, stderr and ``logging`` output.
 
-In a worker process the file descriptors themselves are redirected, so
-output from C extensions and child processes lands in the log too. In the
-engine's own process (inline executor) only Python-level streams are
+Every process that runs tasks appends their output to one log file per run
+(``logs/<run_id>/<pid>.log``); a task's log is the byte range it wrote,
+recorded with the task. One file per process instead of one per task spares
+a file creation per task — most of the cost of a no-op step on a real disk —
+and the output is on disk as it is written, so the log of a step whose
+worker is killed survives it.
+
+In a worker process the file descriptors 1 and 2 themselves point at the
+file, so output from C extensions and child processes is captured too. In
+the engine's own process (inline executor) only Python-level streams are
 swapped, leaving the engine's terminal alone.
 """
 
@@ -16,54 +23,74 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from cadencia.store.records import LogRange
+
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@contextlib.contextmanager
-def capture_output(path: str | None, *, file_descriptors: bool, header: str = "") -> Iterator[IO[str] | None]:
-    if path is None:
-        yield None
-        return
-    log = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
-    if header:
-        log.write(header)
-        log.flush()
-    handler = logging.StreamHandler(log)
-    handler.setFormatter(_FORMAT)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    if root.level > logging.INFO or root.level == logging.NOTSET:
-        root.setLevel(logging.INFO)
-    saved_streams = sys.stdout, sys.stderr
-    saved_fds: tuple[int, int] | None = None
-    try:
-        _flush(saved_streams)
+class LogSink:
+    """The log file of one process for one run."""
+
+    def __init__(self, log_dir: str, *, file_descriptors: bool) -> None:
+        self.name = f"{os.getpid()}.log"
+        self.path = Path(log_dir) / self.name
+        self.file_descriptors = file_descriptors
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stream: IO[str] = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._handler = logging.StreamHandler(self.stream)
+        self._handler.setFormatter(_FORMAT)
         if file_descriptors:
-            saved_fds = os.dup(1), os.dup(2)
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-        else:
-            sys.stdout = sys.stderr = log
-        yield log
-    finally:
-        _flush((sys.stdout, sys.stderr))
-        sys.stdout, sys.stderr = saved_streams
-        if saved_fds is not None:
-            os.dup2(saved_fds[0], 1)
-            os.dup2(saved_fds[1], 2)
-            os.close(saved_fds[0])
-            os.close(saved_fds[1])
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
-        log.flush()
-        empty = os.fstat(log.fileno()).st_size == 0
-        log.close()
-        if empty:  # most no-op steps print nothing: keep the log folder small
-            Path(path).unlink(missing_ok=True)
+            # For the life of the worker: everything it prints goes to the file.
+            _flush((sys.stdout, sys.stderr))
+            os.dup2(self.stream.fileno(), 1)
+            os.dup2(self.stream.fileno(), 2)
+
+    def offset(self) -> int:
+        _flush((sys.stdout, sys.stderr, self.stream))
+        return os.fstat(self.stream.fileno()).st_size
+
+    @contextlib.contextmanager
+    def task(self, header: str = "") -> Iterator[IO[str]]:
+        """Capture one task; ``last_range`` holds its byte range afterwards."""
+        start = self.offset()
+        root = logging.getLogger()
+        previous_level = root.level
+        root.addHandler(self._handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        saved = sys.stdout, sys.stderr
+        if not self.file_descriptors:
+            sys.stdout = sys.stderr = self.stream
+        if header:
+            self.stream.write(header)
+        try:
+            yield self.stream
+        finally:
+            sys.stdout, sys.stderr = saved
+            root.removeHandler(self._handler)
+            root.setLevel(previous_level)
+            self.last_range = LogRange(self.name, start, self.offset())
+
+    def close(self) -> None:
+        self.stream.close()
 
 
-def _flush(streams: tuple[IO[str], IO[str]]) -> None:
+def _flush(streams: tuple[IO[str], ...]) -> None:
     for stream in streams:
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def read_log(log_dir: Path, ranges: list[LogRange] | None) -> str:
+    """The text of a task's log: its byte ranges, attempt after attempt."""
+    parts = []
+    for item in ranges or []:
+        if item.end <= item.start:
+            continue
+        try:
+            with open(log_dir / item.file, "rb") as handle:
+                handle.seek(item.start)
+                parts.append(handle.read(item.end - item.start).decode("utf-8", "replace"))
+        except FileNotFoundError:
+            parts.append(f"[log file {item.file} is missing]\n")
+    return "".join(parts)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +71,11 @@ class PreparedInputs:
         return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _artifact(record: OutputRecord) -> ArtifactInput:
-    return ArtifactInput(record.digest, record.materializer)
+BlobLookup = Callable[[OutputRecord], "bytes | None"]
+
+
+def _no_blobs(record: OutputRecord) -> bytes | None:
+    return None
 
 
 def _artifact_token(record: OutputRecord) -> str:
@@ -83,9 +86,21 @@ def _list_token(tokens: list[str]) -> str:
     return "list:" + hashlib.sha256("\n".join(tokens).encode()).hexdigest()
 
 
-def prepare(node: Node, available: Available, map_index: int | None = None) -> PreparedInputs:
-    """Inputs of ``node`` (or of its element ``map_index`` for a fan-out)."""
+def prepare(
+    node: Node,
+    available: Available,
+    map_index: int | None = None,
+    blobs: BlobLookup = _no_blobs,
+) -> PreparedInputs:
+    """Inputs of ``node`` (or of its element ``map_index`` for a fan-out).
+
+    ``blobs`` gives the bytes of inline artifacts, which travel in the task's spec.
+    """
     prepared = PreparedInputs()
+
+    def to_input(record: OutputRecord) -> ArtifactInput:
+        return ArtifactInput(record.digest, record.materializer, blobs(record) if record.inline else None)
+
     for param, arg in node.args.items():
         if isinstance(arg, Const):
             token, shown = const_token(arg.value)
@@ -97,33 +112,38 @@ def prepare(node: Node, available: Available, map_index: int | None = None) -> P
             if param in node.mapped:
                 assert value.elements is not None and map_index is not None
                 record = value.elements[map_index]
-                prepared.template[param] = _artifact(record)
+                prepared.template[param] = to_input(record)
                 prepared.lineage.append((param, WHOLE, record.digest))
                 prepared.tokens[param] = {"token": _artifact_token(record)}
             else:
-                template, token = _ref_input(param, value, prepared)
+                template, token = _ref_input(param, value, prepared, to_input)
                 prepared.template[param] = template
                 prepared.tokens[param] = {"token": token}
         else:
             prepared.template[param], prepared.tokens[param] = _collect_input(
-                param, arg, available, prepared
+                param, arg, available, prepared, to_input
             )
     return prepared
 
 
-def _ref_input(name: str, value: OutputValue, prepared: PreparedInputs) -> tuple[InputTemplate, str]:
+ToInput = Callable[[OutputRecord], ArtifactInput]
+
+
+def _ref_input(
+    name: str, value: OutputValue, prepared: PreparedInputs, to_input: ToInput
+) -> tuple[InputTemplate, str]:
     if value.whole is not None:
         prepared.lineage.append((name, WHOLE, value.whole.digest))
-        return _artifact(value.whole), _artifact_token(value.whole)
+        return to_input(value.whole), _artifact_token(value.whole)
     elements = value.elements or []
     for position, record in enumerate(elements):
         prepared.lineage.append((name, position, record.digest))
-    template = ListInput(tuple(_artifact(record) for record in elements))
+    template = ListInput(tuple(to_input(record) for record in elements))
     return template, _list_token([_artifact_token(record) for record in elements])
 
 
 def _collect_input(
-    param: str, arg: Collect, available: Available, prepared: PreparedInputs
+    param: str, arg: Collect, available: Available, prepared: PreparedInputs, to_input: ToInput
 ) -> tuple[InputTemplate, dict[str, Any]]:
     items: list[InputTemplate | None] = []
     tokens: list[str] = []
@@ -138,10 +158,10 @@ def _collect_input(
             value = available[item.node][item.output]
             if value.whole is not None:
                 prepared.lineage.append((param, index, value.whole.digest))
-                items.append(_artifact(value.whole))
+                items.append(to_input(value.whole))
                 tokens.append(_artifact_token(value.whole))
             else:
-                template, token = _ref_input(f"{param}[{index}]", value, prepared)
+                template, token = _ref_input(f"{param}[{index}]", value, prepared, to_input)
                 items.append(template)
                 tokens.append(token)
     return ListInput(tuple(items), arg.as_tuple), {"token": _list_token(tokens), "items": len(items)}

@@ -23,6 +23,7 @@ from cadencia.engine.inputs import OutputValue
 from cadencia.store import open_artifact_store, open_metadata_store
 from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
+from cadencia.store.hashing import check_digest
 from cadencia.store.materializers import registry
 from cadencia.store.metadata import MetadataStore
 from cadencia.store.records import WHOLE, OutputRecord, TaskRecord
@@ -102,6 +103,7 @@ class _Planner:
         self.available: dict[str, dict[str, OutputValue]] = {}
         self.decisions: dict[str, str] = {}
         self.split = graph.mapped_outputs()
+        self.blobs: dict[str, bytes] = {}
 
     def walk(self) -> None:
         for name in self.graph.topological_order():
@@ -173,10 +175,13 @@ class _Planner:
         hit = self.metadata.find_cached(key)
         if hit is None:
             return None
+        blobs = self.metadata.get_blobs([o.digest for o in hit[1] if o.inline])
         for output in hit[1]:
             name, _, version = output.materializer.partition("@")
-            if registry.get(name).version != version or not self.artifacts.exists(output.digest):
+            stored = output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            if registry.get(name).version != version or not stored:
                 return None
+        self.blobs.update(blobs)
         return hit
 
     def _remember(self, node: Node, outputs: list[OutputRecord]) -> None:
@@ -189,7 +194,14 @@ class _Planner:
         self.available[node.name] = values
 
     def _load(self, record: OutputRecord) -> Any:
-        return registry.get(record.materializer.partition("@")[0]).load(self.artifacts.read(record.digest))
+        materializer = registry.get(record.materializer.partition("@")[0])
+        if record.inline:
+            data = self.blobs.get(record.digest)
+            if data is None:
+                data = self.metadata.get_blobs([record.digest])[record.digest]
+            check_digest(record.digest, data, "the metadata store (inline)")
+            return materializer.load(data)
+        return materializer.load(self.artifacts.read(record.digest))
 
     def _why_miss(self, node: Node, parts: dict[str, Any]) -> str:
         previous = self.metadata.latest_task(self.graph.pipeline_name, node.name)

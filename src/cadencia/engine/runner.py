@@ -16,7 +16,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from cadencia.authoring.graph import Graph, Node
@@ -25,6 +25,8 @@ from cadencia.engine.events import RunObserver, TaskEvent, call_hook
 from cadencia.engine.executors.base import Executor, ExecutorContext
 from cadencia.engine.inputs import OutputValue, PreparedInputs
 from cadencia.engine.spec import TaskResult, TaskSpec
+from cadencia.engine.task import verify_inline
+from cadencia.errors import StoreError
 from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
 from cadencia.store.materializers import MaterializerRegistry
@@ -88,6 +90,7 @@ class Runner:
         self.ready: deque[str] = deque()
         self.retries: list[tuple[float, str]] = []
         self.worker_of: dict[str, int] = {}
+        self.blobs: dict[str, bytes] = {}
         self.batch = Batch()
         self.hooks: list[tuple[Any, TaskEvent]] = []
         self.stopping = False
@@ -236,7 +239,7 @@ class Runner:
 
     def _task_ready(self, task: TaskRecord) -> None:
         node = self.graph.nodes[task.node_name]
-        prepared = inputs.prepare(node, self.available, task.map_index)
+        prepared = inputs.prepare(node, self.available, task.map_index, self._blob)
         self.prepared[task.task_name] = prepared
         task.cache_key = prepared.cache_key(node)
         task.cache_parts = prepared.cache_parts(node)
@@ -250,17 +253,14 @@ class Runner:
         if hit is None:
             return False
         source, outputs = hit
+        blobs = self.store.get_blobs([o.digest for o in outputs if o.inline])
         for output in outputs:
             name, _, version = output.materializer.partition("@")
-            if self.registry.get(name).version != version or not self.artifacts.exists(output.digest):
+            stored = output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            if self.registry.get(name).version != version or not stored:
                 return False
-        records = [
-            OutputRecord(
-                self.run.run_id, task.task_name, o.output_name, o.digest, o.materializer,
-                o.type_name, o.size, o.position,
-            )
-            for o in outputs
-        ]
+        self.blobs.update(blobs)
+        records = [replace(o, run_id=self.run.run_id, task_name=task.task_name) for o in outputs]
         now = time.time()
         task.cached_from = f"{source.run_id}/{source.task_name}"
         task.started_at, task.ended_at, task.error = now, now, None
@@ -285,7 +285,7 @@ class Runner:
                 inputs=prepared.template,
                 map_index=task.map_index,
                 split_outputs=self.split.get(node.name, ()),
-                log_path=str(self.log_dir / f"{task.task_name}.log"),
+                log_dir=str(self.log_dir),
                 timeout=node.step.options.timeout,
             )
             self.executor.submit(spec, prefer_worker=self._where_inputs_are(prepared))
@@ -304,19 +304,23 @@ class Runner:
             return  # a stale answer from an attempt already given up on
         node = self.graph.nodes[task.node_name]
         task.started_at, task.ended_at = result.started_at, result.ended_at
+        if result.log is not None:
+            task.logs = [*(task.logs or []), result.log]
         if result.failure is None:
             task.error = None
             self._mark(task, TaskState.SUCCESS)
-            records = [
-                OutputRecord(
-                    self.run.run_id, task.task_name, o.output_name, o.digest, o.materializer,
-                    o.type_name, o.size, o.position,
+            records = []
+            for o in result.outputs:
+                records.append(
+                    OutputRecord(
+                        self.run.run_id, task.task_name, o.output_name, o.digest, o.materializer,
+                        o.type_name, o.size, o.position, inline=o.data is not None,
+                    )
                 )
-                for o in result.outputs
-            ]
-            for output in result.outputs:
+                if o.data is not None:
+                    self.blobs[o.digest] = self.batch.blobs[o.digest] = o.data
                 if result.worker is not None:
-                    self.worker_of[output.digest] = result.worker
+                    self.worker_of[o.digest] = result.worker
             self._record_success(task, records)
             if node.step.options.on_success is not None:
                 self.hooks.append((node.step.options.on_success, self._event(task)))
@@ -411,8 +415,18 @@ class Runner:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _blob(self, record: OutputRecord) -> bytes | None:
+        if record.digest not in self.blobs:
+            self.blobs.update(self.store.get_blobs([record.digest]))
+        return self.blobs.get(record.digest)
+
     def _load(self, record: OutputRecord) -> Any:
         materializer = self.registry.get(record.materializer.partition("@")[0])
+        if record.inline:
+            data = self._blob(record)
+            if data is None:
+                raise StoreError(f"inline artifact {record.digest} is missing from the metadata store")
+            return materializer.load(verify_inline(record.digest, data))
         return materializer.load(self.artifacts.read(record.digest))
 
     def _event(self, task: TaskRecord) -> TaskEvent:
@@ -431,6 +445,7 @@ class Runner:
         by_task: dict[str, list[OutputRecord]] = {}
         for output in outputs:
             by_task.setdefault(output.task_name, []).append(output)
+        self.blobs.update(self.store.get_blobs([o.digest for o in outputs if o.inline]))
         finished: set[str] = set()
         for name in self.graph.topological_order():
             task = self.tasks[name]
@@ -546,7 +561,3 @@ class Runner:
             self._flush()
         except Exception:  # the store itself may be what failed
             pass
-
-
-def log_path(settings: Settings, run_id: str, task_name: str) -> Path:
-    return settings.logs_dir / run_id / f"{task_name}.log"

@@ -12,15 +12,20 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Union
 
-from cadencia.store.records import WHOLE
+from cadencia.store.records import WHOLE, LogRange
 
 
 @dataclass(frozen=True)
 class ArtifactInput:
-    """Read this artifact with this materializer (``name@version``)."""
+    """Read this artifact with this materializer (``name@version``).
+
+    ``data`` carries a small (inline) artifact's bytes, so that reading it
+    needs no I/O; they are still checked against the digest.
+    """
 
     digest: str
     materializer: str
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class TaskSpec:
     map_index: int | None = None
     split_outputs: tuple[str, ...] = ()
     """Outputs that a fan-out maps over: stored element by element as well."""
-    log_path: str | None = None
+    log_dir: str | None = None
+    """The run's log folder; the executor appends the task's output to a file in it."""
     timeout: float | None = None
 
 
@@ -57,6 +63,8 @@ class StoredOutput:
     type_name: str
     size: int
     position: int = WHOLE
+    data: bytes | None = None
+    """The bytes of a small artifact, to be stored inline by the engine."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class TaskResult:
     outputs: list[StoredOutput] = field(default_factory=list)
     failure: Failure | None = None
     worker: int | None = None
+    log: LogRange | None = None
 
     @property
     def ok(self) -> bool:

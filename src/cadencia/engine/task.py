@@ -15,11 +15,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cadencia.authoring.graph import RETURN, Collect, Const, Graph, Node
-from cadencia.engine.capture import capture_output
+from cadencia.engine.capture import LogSink
 from cadencia.engine.spec import (
     ArtifactInput,
     Failure,
@@ -30,7 +30,8 @@ from cadencia.engine.spec import (
     TaskSpec,
 )
 from cadencia.errors import CadenciaError, MaterializationError
-from cadencia.store.artifacts import ArtifactStore
+from cadencia.store.artifacts import ArtifactStore, Buffer
+from cadencia.store.hashing import check_digest, digest_bytes
 from cadencia.store.materializers import MaterializerRegistry, qualified_name
 
 
@@ -66,6 +67,10 @@ class ObjectCache:
 _MISSING = object()
 
 
+INLINE_MAX_BYTES = 32 * 1024
+"""Artifacts up to this size are stored inline in the metadata store, not as files."""
+
+
 @dataclass
 class TaskContext:
     graph: Graph
@@ -73,8 +78,21 @@ class TaskContext:
     registry: MaterializerRegistry
     memory: ObjectCache | None = None
     file_descriptors: bool = False
-    """Redirect fds 1 and 2 into the log (only in a process that runs nothing else)."""
+    """Point fds 1 and 2 at the log (only in a process that runs nothing else)."""
     worker: int | None = None
+    _sinks: dict[str, LogSink] = field(default_factory=dict)
+
+    def sink(self, log_dir: str | None) -> LogSink | None:
+        if log_dir is None:
+            return None
+        if log_dir not in self._sinks:
+            self._sinks[log_dir] = LogSink(log_dir, file_descriptors=self.file_descriptors)
+        return self._sinks[log_dir]
+
+    def close(self) -> None:
+        for sink in self._sinks.values():
+            sink.close()
+        self._sinks.clear()
 
 
 class TaskTimeout(Exception):
@@ -87,8 +105,12 @@ def execute_task(spec: TaskSpec, context: TaskContext) -> TaskResult:
     header = f"--- attempt {spec.attempt} ---\n" if spec.attempt > 1 else ""
     stage = "input"
     outputs: list[StoredOutput] = []
+    failure: Failure | None = None
+    sink = None
     try:
-        with capture_output(spec.log_path, file_descriptors=context.file_descriptors, header=header) as log:
+        sink = context.sink(spec.log_dir)
+        capture = sink.task(header) if sink is not None else contextlib.nullcontext(None)
+        with capture as log:
             try:
                 kwargs = _arguments(spec, node, context)
                 stage = "error"
@@ -100,18 +122,18 @@ def execute_task(spec: TaskSpec, context: TaskContext) -> TaskResult:
                 failure = _failure(exc, stage, node)
                 if log is not None:
                     log.write(failure.render() + "\n")
-                raise _Failed(failure) from exc
-    except _Failed as failed:
-        return TaskResult(spec.task_name, spec.attempt, started, time.time(), failure=failed.failure, worker=context.worker)
-    except BaseException as exc:  # the log itself could not be opened or closed
+    except BaseException as exc:  # the log itself could not be opened or written
         failure = Failure.from_exception(exc, kind="internal", retryable=False)
-        return TaskResult(spec.task_name, spec.attempt, started, time.time(), failure=failure, worker=context.worker)
-    return TaskResult(spec.task_name, spec.attempt, started, time.time(), outputs=outputs, worker=context.worker)
-
-
-class _Failed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        self.failure = failure
+    return TaskResult(
+        spec.task_name,
+        spec.attempt,
+        started,
+        time.time(),
+        outputs=[] if failure else outputs,
+        failure=failure,
+        worker=context.worker,
+        log=getattr(sink, "last_range", None),
+    )
 
 
 def _failure(exc: BaseException, stage: str, node: Node) -> Failure:
@@ -143,7 +165,7 @@ def _arguments(spec: TaskSpec, node: Node, context: TaskContext) -> dict[str, An
 
 def _resolve(template: InputTemplate, constants: tuple[Any, ...], context: TaskContext) -> Any:
     if isinstance(template, ArtifactInput):
-        return load_artifact(template.digest, template.materializer, context)
+        return load_artifact(template, context)
     items = []
     for index, item in enumerate(template.items):
         if item is None:
@@ -153,17 +175,25 @@ def _resolve(template: InputTemplate, constants: tuple[Any, ...], context: TaskC
     return tuple(items) if template.as_tuple else items
 
 
-def load_artifact(digest: str, materializer: str, context: TaskContext) -> Any:
-    key = (digest, materializer)
+def load_artifact(source: ArtifactInput, context: TaskContext) -> Any:
+    key = (source.digest, source.materializer)
     if context.memory is not None:
         value = context.memory.get(key)
         if value is not _MISSING:
             return value
-    data = context.artifacts.read(digest)
-    value = context.registry.get(materializer.partition("@")[0]).load(data)
+    if source.data is not None:
+        data: Buffer = verify_inline(source.digest, source.data)
+    else:
+        data = context.artifacts.read(source.digest)
+    value = context.registry.get(source.materializer.partition("@")[0]).load(data)
     if context.memory is not None:
         context.memory.put(key, value, memoryview(data).nbytes)
     return value
+
+
+def verify_inline(digest: str, data: bytes) -> bytes:
+    check_digest(digest, data, "the metadata store (inline)")
+    return data
 
 
 # -- outputs ---------------------------------------------------------------------
@@ -205,22 +235,30 @@ def store_value(
     name: str, value: Any, node: Node, context: TaskContext, position: int = -1
 ) -> StoredOutput:
     materializer = context.registry.for_value(value, allow_pickle=node.step.options.pickle)
+    label = f"{materializer.name}@{materializer.version}"
+    type_name = qualified_name(type(value))
     try:
         if materializer.writes_files:
             blob = context.artifacts.write_with(lambda path: materializer.dump_to_file(value, path))
         else:
-            blob = context.artifacts.put(materializer.dump(value))
+            data = materializer.dump(value)
+            if memoryview(data).nbytes <= INLINE_MAX_BYTES:
+                raw = bytes(data)
+                digest = digest_bytes(raw)
+                if context.memory is not None:
+                    context.memory.put((digest, label), value, len(raw))
+                return StoredOutput(name, digest, label, type_name, len(raw), position, raw)
+            blob = context.artifacts.put(data)
     except CadenciaError:
         raise
     except Exception as exc:
         raise MaterializationError(
-            f"output '{name}' ({qualified_name(type(value))}) could not be written by the "
+            f"output '{name}' ({type_name}) could not be written by the "
             f"'{materializer.name}' materializer: {exc}"
         ) from exc
-    label = f"{materializer.name}@{materializer.version}"
     if context.memory is not None:
         context.memory.put((blob.digest, label), value, blob.size)
-    return StoredOutput(name, blob.digest, label, qualified_name(type(value)), blob.size, position)
+    return StoredOutput(name, blob.digest, label, type_name, blob.size, position)
 
 
 # -- timeouts --------------------------------------------------------------------

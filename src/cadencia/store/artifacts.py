@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cadencia.errors import ArtifactCorruptedError, NotFoundError, StoreError
-from cadencia.store.hashing import DEFAULT_ALGORITHM, digest_bytes, split_digest
+from cadencia.errors import NotFoundError, StoreError
+from cadencia.store.hashing import DEFAULT_ALGORITHM, check_digest, digest_bytes, split_digest
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -68,14 +68,7 @@ class ArtifactStore(ABC):
         """Where the artifact is (a path or URL), for people and for lineage."""
 
     def _verify(self, digest: str, data: Buffer) -> Buffer:
-        algorithm, _ = split_digest(digest)
-        actual = digest_bytes(data, algorithm)
-        if actual != digest:
-            raise ArtifactCorruptedError(
-                f"artifact {digest} at {self.location(digest)} is corrupted: its bytes now hash "
-                f"to {actual}. The file was changed or damaged after it was written. Delete it "
-                "and re-run the step that produced it (use --no-cache for that step's run)."
-            )
+        check_digest(digest, data, self.location(digest))
         return data
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from cadencia.errors import StoreError
+from cadencia.errors import ArtifactCorruptedError, StoreError
 
 DEFAULT_ALGORITHM = "blake3"
 ALGORITHMS = ("blake3", "sha256")
@@ -52,3 +52,15 @@ def split_digest(digest: str) -> tuple[str, str]:
     ):
         raise StoreError(f"{digest!r} is not an artifact digest (expected 'blake3:<hex>')")
     return algorithm, hexpart
+
+
+def check_digest(digest: str, data: Any, location: str) -> None:
+    """Raise ``ArtifactCorruptedError`` unless ``data`` hashes to ``digest``."""
+    algorithm, _ = split_digest(digest)
+    actual = digest_bytes(data, algorithm)
+    if actual != digest:
+        raise ArtifactCorruptedError(
+            f"artifact {digest} at {location} is corrupted: its bytes now hash to {actual}. "
+            "It was changed or damaged after it was written. Delete it and re-run the step "
+            "that produced it (use --no-cache for that step's run)."
+        )

@@ -77,6 +77,10 @@ class MetadataStore(ABC):
         """The newest task of ``node_name`` in a run of ``pipeline_name`` that has a cache key."""
 
     @abstractmethod
+    def get_blobs(self, digests: Sequence[str]) -> dict[str, bytes]:
+        """The inline artifacts among ``digests`` (missing ones are left out)."""
+
+    @abstractmethod
     def producers(self, digest: str) -> list[OutputRecord]:
         """Which tasks produced (or reused from the cache) this artifact."""
 

@@ -99,6 +99,8 @@ class TaskRecord:
     next_attempt_at: float | None = None
     error: str | None = None
     map_size: int | None = None
+    logs: list[LogRange] | None = None
+    """Where each attempt's output is: byte ranges of the run's log files."""
 
     @property
     def duration(self) -> float | None:
@@ -108,8 +110,21 @@ class TaskRecord:
 
 
 @dataclass(frozen=True)
+class LogRange:
+    """Bytes ``start`` to ``end`` of log file ``file`` (relative to the run's log folder)."""
+
+    file: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class OutputRecord:
-    """One stored output of a task: which artifact, and how to load it."""
+    """One stored output of a task: which artifact, and how to load it.
+
+    ``inline`` artifacts (small values) live in the metadata store itself,
+    which spares a file per value; larger ones live in the artifact store.
+    """
 
     run_id: str
     task_name: str
@@ -119,6 +134,7 @@ class OutputRecord:
     type_name: str
     size: int
     position: int = WHOLE
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +155,9 @@ class Batch:
     tasks: list[TaskRecord] = field(default_factory=list)
     outputs: list[OutputRecord] = field(default_factory=list)
     inputs: list[InputRecord] = field(default_factory=list)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    """Inline artifacts by digest, stored before the outputs that name them."""
     run: RunRecord | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.tasks or self.outputs or self.inputs or self.run)
+        return bool(self.tasks or self.outputs or self.inputs or self.blobs or self.run)

@@ -10,6 +10,7 @@ run's budget) and SQLAlchemy for every other URL.
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -19,6 +20,7 @@ from cadencia.errors import NotFoundError
 from cadencia.store.metadata import MetadataStore
 from cadencia.store.records import (
     Batch,
+    LogRange,
     InputRecord,
     OutputRecord,
     RunRecord,
@@ -63,6 +65,7 @@ SCHEMA = (
         next_attempt_at DOUBLE PRECISION,
         error TEXT,
         map_size INTEGER,
+        logs TEXT,
         PRIMARY KEY (run_id, task_name))""",
     """CREATE INDEX IF NOT EXISTS tasks_by_cache_key ON tasks (cache_key)""",
     """CREATE INDEX IF NOT EXISTS tasks_by_node ON tasks (node_name)""",
@@ -75,6 +78,7 @@ SCHEMA = (
         materializer TEXT NOT NULL,
         type_name TEXT NOT NULL,
         size BIGINT NOT NULL,
+        inline INTEGER NOT NULL,
         PRIMARY KEY (run_id, task_name, output_name, position))""",
     """CREATE INDEX IF NOT EXISTS task_outputs_by_digest ON task_outputs (digest)""",
     """CREATE TABLE IF NOT EXISTS task_inputs (
@@ -85,6 +89,10 @@ SCHEMA = (
         digest TEXT NOT NULL,
         PRIMARY KEY (run_id, task_name, input_name, position))""",
     """CREATE INDEX IF NOT EXISTS task_inputs_by_digest ON task_inputs (digest)""",
+    # Small artifacts, inline: BYTEA is PostgreSQL's binary type; SQLite stores the bytes as-is.
+    """CREATE TABLE IF NOT EXISTS artifact_blobs (
+        digest TEXT PRIMARY KEY,
+        data BYTEA NOT NULL)""",
 )
 
 _RUN_COLUMNS = (
@@ -93,9 +101,11 @@ _RUN_COLUMNS = (
 ).split()
 _TASK_COLUMNS = (
     "run_id task_name node_name seq state map_index attempt cache_key cache_parts cached_from "
-    "queued_at started_at ended_at next_attempt_at error map_size"
+    "queued_at started_at ended_at next_attempt_at error map_size logs"
 ).split()
-_OUTPUT_COLUMNS = "run_id task_name output_name position digest materializer type_name size".split()
+_OUTPUT_COLUMNS = (
+    "run_id task_name output_name position digest materializer type_name size inline".split()
+)
 _INPUT_COLUMNS = "run_id task_name input_name position digest".split()
 
 
@@ -184,6 +194,12 @@ class SQLMetadataStore(MetadataStore):
             if batch.tasks:
                 unique = {id(task): task for task in batch.tasks}.values()
                 cursor.executemany(UPSERT_TASK, [self._task_row(task) for task in unique])
+            if batch.blobs:
+                cursor.executemany(
+                    "INSERT INTO artifact_blobs (digest, data) VALUES (:digest, :data) "
+                    "ON CONFLICT (digest) DO NOTHING",
+                    [{"digest": d, "data": data} for d, data in batch.blobs.items()],
+                )
             if batch.outputs:
                 cursor.executemany(UPSERT_OUTPUT, [_output_row(o) for o in batch.outputs])
             if batch.inputs:
@@ -204,6 +220,7 @@ class SQLMetadataStore(MetadataStore):
         row = {name: getattr(task, name) for name in _TASK_COLUMNS}
         row["state"] = str(task.state)
         row["cache_parts"] = None if task.cache_parts is None else _dumps(task.cache_parts)
+        row["logs"] = None if task.logs is None else _dumps([list(astuple(r)) for r in task.logs])
         return row
 
     # -- reading -----------------------------------------------------------------
@@ -246,7 +263,7 @@ class SQLMetadataStore(MetadataStore):
             sql += " AND task_name = :task_name"
             params["task_name"] = task_name
         rows = self.backend.fetch(sql + " ORDER BY task_name, output_name, position", params)
-        return [OutputRecord(**{c: row[c] for c in _OUTPUT_COLUMNS}) for row in rows]
+        return [_output_record(row) for row in rows]
 
     def get_inputs(self, run_id: str, task_name: str | None = None) -> list[InputRecord]:
         sql = "SELECT * FROM task_inputs WHERE run_id = :run_id"
@@ -280,12 +297,25 @@ class SQLMetadataStore(MetadataStore):
         )
         return _task_record(rows[0]) if rows else None
 
+    def get_blobs(self, digests: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(digests))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            names = {f"d{i}": digest for i, digest in enumerate(chunk)}
+            placeholders = ", ".join(f":{name}" for name in names)
+            rows = self.backend.fetch(
+                f"SELECT digest, data FROM artifact_blobs WHERE digest IN ({placeholders})", names
+            )
+            found.update((row["digest"], bytes(row["data"])) for row in rows)
+        return found
+
     def producers(self, digest: str) -> list[OutputRecord]:
         rows = self.backend.fetch(
             "SELECT * FROM task_outputs WHERE digest = :digest ORDER BY run_id, task_name",
             {"digest": digest},
         )
-        return [OutputRecord(**{c: row[c] for c in _OUTPUT_COLUMNS}) for row in rows]
+        return [_output_record(row) for row in rows]
 
     def consumers(self, digest: str) -> list[InputRecord]:
         rows = self.backend.fetch(
@@ -308,7 +338,15 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
 
 
 def _output_row(output: OutputRecord) -> dict[str, Any]:
-    return {name: getattr(output, name) for name in _OUTPUT_COLUMNS}
+    row = {name: getattr(output, name) for name in _OUTPUT_COLUMNS}
+    row["inline"] = int(output.inline)
+    return row
+
+
+def _output_record(row: Mapping[str, Any]) -> OutputRecord:
+    values = {name: row[name] for name in _OUTPUT_COLUMNS}
+    values["inline"] = bool(values["inline"])
+    return OutputRecord(**values)
 
 
 def _input_row(record: InputRecord) -> dict[str, Any]:
@@ -328,4 +366,6 @@ def _task_record(row: Mapping[str, Any]) -> TaskRecord:
     values["state"] = TaskState(values["state"])
     if values["cache_parts"] is not None:
         values["cache_parts"] = json.loads(values["cache_parts"])
+    if values["logs"] is not None:
+        values["logs"] = [LogRange(*item) for item in json.loads(values["logs"])]
     return TaskRecord(**values)

@@ -51,6 +51,8 @@ class InlineExecutor(Executor):
 
     def shutdown(self) -> None:
         self._queue.clear()
+        if self._context is not None:
+            self._context.close()
 
 
 register_executor("inline", InlineExecutor)

@@ -19,12 +19,14 @@ import os
 import signal
 import time
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from cadencia.engine.executors.base import Executor, ExecutorContext, register_executor
 from cadencia.engine.spec import Failure, TaskResult, TaskSpec
 from cadencia.engine.task import ObjectCache, TaskContext, execute_task
 from cadencia.errors import UsageError
+from cadencia.store.records import LogRange
 
 
 class _Worker:
@@ -35,6 +37,7 @@ class _Worker:
         self.spec: TaskSpec | None = None
         self.submitted_at = 0.0
         self.deadline: float | None = None
+        self.log_start = 0
 
 
 class ProcessExecutor(Executor):
@@ -70,6 +73,8 @@ class ProcessExecutor(Executor):
         worker = self._idle_worker(prefer_worker)
         worker.spec = spec
         worker.submitted_at = time.monotonic()
+        # The worker is idle and flushed: its log's size is where this task's output starts.
+        worker.log_start = _size(self._log_file(worker, spec))
         worker.deadline = worker.submitted_at + spec.timeout if spec.timeout else None
         try:
             worker.connection.send(spec)
@@ -166,7 +171,18 @@ class ProcessExecutor(Executor):
         del self._workers[worker.worker_id]
         ended = time.time()
         started = ended - (time.monotonic() - worker.submitted_at)
-        return TaskResult(spec.task_name, spec.attempt, started, ended, failure=failure, worker=worker.worker_id)
+        log_file = self._log_file(worker, spec)
+        log = None
+        if log_file is not None:  # what the step printed before it died is kept
+            log = LogRange(log_file.name, worker.log_start, _size(log_file))
+        return TaskResult(
+            spec.task_name, spec.attempt, started, ended, failure=failure, worker=worker.worker_id, log=log
+        )
+
+    def _log_file(self, worker: _Worker, spec: TaskSpec) -> Path | None:
+        if spec.log_dir is None:
+            return None
+        return Path(spec.log_dir) / f"{worker.process.pid}.log"
 
     def shutdown(self) -> None:
         for worker in self._workers.values():
@@ -182,6 +198,13 @@ class ProcessExecutor(Executor):
                 worker.process.join(1.0)
             worker.connection.close()
         self._workers.clear()
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return os.stat(path).st_size if path is not None else 0
+    except FileNotFoundError:
+        return 0
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -236,6 +259,7 @@ def _worker_main(
                 break
     except BaseException:
         code = 1
+    task_context.close()
     # Skip the atexit handlers and finalizers inherited from the engine.
     os._exit(code)
 
