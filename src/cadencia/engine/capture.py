@@ -41,9 +41,14 @@ class LogSink:
         self._handler.setFormatter(_FORMAT)
         if file_descriptors:
             # For the life of the worker: everything it prints goes to the file.
+            # Fresh line-buffered streams on fds 1 and 2 replace whatever the
+            # engine had (a test runner's capture object, a terminal), so that a
+            # line printed just before a crash is already in the log.
             _flush((sys.stdout, sys.stderr))
             os.dup2(self.stream.fileno(), 1)
             os.dup2(self.stream.fileno(), 2)
+            sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+            sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
 
     def offset(self) -> int:
         _flush((sys.stdout, sys.stderr, self.stream))
