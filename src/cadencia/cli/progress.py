@@ -19,6 +19,8 @@ _REDRAW_SECONDS = 0.1
 
 
 class LiveView(RunObserver):
+    refresh_interval = _REDRAW_SECONDS
+
     def __init__(self) -> None:
         self._tasks: dict[str, TaskRecord] = {}
         self._live: Any = None

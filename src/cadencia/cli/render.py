@@ -34,7 +34,9 @@ STATE_STYLE = {
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # Piped to a file or another program: wide enough that run ids are never cut.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def _time(epoch: float | None) -> str:

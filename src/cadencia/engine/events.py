@@ -33,6 +33,9 @@ class TaskEvent:
 class RunObserver:
     """Receives the run's progress. Methods do nothing unless overridden."""
 
+    refresh_interval: float | None = None
+    """Seconds between ``tick`` calls while tasks run (None: only when something happens)."""
+
     def run_started(self, *, run: RunRecord, tasks: Sequence[TaskRecord]) -> None:
         pass
 

@@ -132,9 +132,13 @@ class Runner:
         return self._finish()
 
     def _wait_timeout(self) -> float | None:
-        if self.retries and self.executor.slots > 0:
-            return max(0.0, self.retries[0][0] - time.time())
-        return 0.5 if self.retries else None
+        timeout: float | None = None
+        if self.retries:
+            timeout = max(0.0, self.retries[0][0] - time.time()) if self.executor.slots > 0 else 0.5
+        interval = self.observer.refresh_interval
+        if interval is not None:
+            timeout = interval if timeout is None else min(timeout, interval)
+        return timeout
 
     def _flush(self) -> None:
         if self.batch:
