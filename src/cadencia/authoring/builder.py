@@ -162,6 +162,7 @@ class GraphBuilder:
         except TypeError as exc:
             self.problem(f"cannot call step '{step.name}' this way: {exc}", site, name)
             return {}
+        arguments = dict(bound.arguments)
         for param in step.signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 self.problem(
@@ -170,7 +171,8 @@ class GraphBuilder:
                     site,
                     name,
                 )
-        return dict(bound.arguments)
+                arguments.pop(param.name, None)  # one problem is enough: do not type-check it
+        return arguments
 
     def _add(
         self,
@@ -245,14 +247,15 @@ class GraphBuilder:
             items: list[Const | Ref] = []
             for item in value:
                 if isinstance(item, Output):
-                    self._check(
-                        self._produced_type(item.ref),
-                        item_expected,
-                        f"step '{item.node}' output",
-                        param,
-                        site,
-                        name,
-                    )
+                    produced = self._produced_type(item.ref)
+                    if not typecheck.compatible(produced, item_expected):
+                        self.problem(
+                            f"argument '{param}' holds step '{item.node}' output, declared "
+                            f"{typecheck.describe(produced)}, but its items are declared "
+                            f"{typecheck.describe(item_expected)}",
+                            site,
+                            name,
+                        )
                     items.append(item.ref)
                 elif isinstance(item, Outputs):
                     self.problem(
@@ -261,6 +264,13 @@ class GraphBuilder:
                         name,
                     )
                 else:
+                    if not typecheck.value_matches(item, item_expected):
+                        self.problem(
+                            f"argument '{param}' holds {type(item).__name__} {item!r:.60}, but "
+                            f"its items are declared {typecheck.describe(item_expected)}",
+                            site,
+                            name,
+                        )
                     items.append(Const(item))
             return Collect(tuple(items), as_tuple=isinstance(value, tuple))
         if mapped:
@@ -378,7 +388,8 @@ def _one_cycle(graph: Graph, remaining: set[str]) -> list[str]:
         )
     cycle = path[seen[current] :]
     cycle.reverse()  # upstream walk -> show in execution direction
-    return cycle
+    first = cycle.index(min(cycle, key=list(graph.nodes).index))
+    return cycle[first:] + cycle[:first]  # start at the step the user wrote first
 
 
 def mapped_parameters(

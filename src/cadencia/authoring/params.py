@@ -14,7 +14,7 @@ import json
 import pathlib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,9 +108,25 @@ def check(value: Any, annotation: Any) -> Any:
     )
 
 
+def _fixed_tuple_types(annotation: Any) -> tuple[Any, ...] | None:
+    """The item annotations of ``tuple[int, str]``; None for ``tuple[int, ...]`` and others."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is not tuple or not args or Ellipsis in args:
+        return None
+    return args
+
+
 def _items_match(value: Any, annotation: Any) -> bool:
+    if not isinstance(value, list | tuple):
+        return True
+    fixed = _fixed_tuple_types(annotation)
+    if fixed is not None:
+        return len(value) == len(fixed) and all(
+            typecheck.value_matches(item, item_type)
+            for item, item_type in zip(value, fixed, strict=True)
+        )
     item_type = typecheck.element_type(annotation)
-    if item_type is typecheck.UNKNOWN or not isinstance(value, list | tuple):
+    if item_type is typecheck.UNKNOWN:
         return True
     return all(typecheck.value_matches(item, item_type) for item in value)
 
@@ -140,8 +156,8 @@ def parse(text: Any, annotation: Any) -> Any:
             if str(choice) == text:
                 return choice
         raise ValueError(f"must be one of {list(typing.get_args(annotation))}, got {text!r}")
-    if origin in (list, tuple):
-        return _parse_sequence(text, annotation, origin)
+    if origin in (list, tuple) or annotation in (list, tuple):
+        return _parse_sequence(text, annotation, origin or annotation)
     if origin is dict or annotation is dict:
         value = json.loads(text)
         return check(value, annotation)
@@ -149,16 +165,27 @@ def parse(text: Any, annotation: Any) -> Any:
 
 
 def _parse_sequence(text: str, annotation: Any, origin: Any) -> Any:
-    item_type = typecheck.element_type(annotation)
     stripped = text.strip()
     if stripped.startswith("["):
         try:
             items = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise ValueError(f"must be a JSON list or comma-separated values: {exc}") from None
-        values = [check(item, item_type) if not isinstance(item, str) else parse(item, item_type) for item in items]
+        if not isinstance(items, list):
+            raise ValueError(f"must be a JSON list or comma-separated values, got {text!r}")
     else:
-        values = [parse(part.strip(), item_type) for part in stripped.split(",") if part.strip()]
+        items = [part.strip() for part in stripped.split(",") if part.strip()]
+    fixed = _fixed_tuple_types(annotation)
+    if fixed is not None and len(items) != len(fixed):
+        raise ValueError(
+            f"must be {len(fixed)} comma-separated values ({typecheck.describe(annotation)}), "
+            f"got {text!r}"
+        )
+    item_types = fixed or [typecheck.element_type(annotation)] * len(items)
+    values = [
+        parse(item, item_type) if isinstance(item, str) else check(item, item_type)
+        for item, item_type in zip(items, item_types, strict=True)
+    ]
     return tuple(values) if origin is tuple else values
 
 
@@ -211,6 +238,8 @@ def to_json(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # first: IntEnum and StrEnum members are ints and strs too
+        return value.name
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple):
@@ -219,8 +248,6 @@ def _jsonable(value: Any) -> Any:
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.name
     return str(value)
 
 
@@ -239,7 +266,11 @@ def _restore(raw: Any, annotation: Any) -> Any:
     except TypeError:
         pass
     if isinstance(raw, list):
-        item_type = typecheck.element_type(annotation)
-        items = [_restore(item, item_type) for item in raw]
+        fixed = _fixed_tuple_types(annotation)
+        if fixed is not None and len(fixed) == len(raw):
+            item_types: Sequence[Any] = fixed
+        else:
+            item_types = [typecheck.element_type(annotation)] * len(raw)
+        items = [_restore(item, t) for item, t in zip(raw, item_types, strict=True)]
         return tuple(items) if typing.get_origin(annotation) is tuple else items
     return parse(raw, annotation)

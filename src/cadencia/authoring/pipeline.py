@@ -10,6 +10,7 @@ parameters.
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
@@ -17,7 +18,7 @@ from cadencia.authoring import params as params_module
 from cadencia.authoring.builder import GraphBuilder
 from cadencia.authoring.graph import Graph, SourceLocation
 from cadencia.authoring.params import ParamSpec
-from cadencia.errors import DefinitionError
+from cadencia.errors import CadenciaError, DefinitionError
 
 _CRON_ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
@@ -64,8 +65,26 @@ class Pipeline:
 
     def build_resolved(self, values: dict[str, Any]) -> Graph:
         with GraphBuilder(self.name) as builder:
-            self.fn(**values)
+            try:
+                self.fn(**values)
+            except CadenciaError:
+                raise
+            except Exception as exc:
+                # A bug in the pipeline function itself: say where, like any other
+                # definition problem, instead of failing with a bare traceback.
+                raise DefinitionError(
+                    f"{self._raised_at(exc)}: building pipeline '{self.name}' raised "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
         return builder.finish(values)
+
+    def _raised_at(self, exc: BaseException) -> SourceLocation:
+        """The deepest line of the pipeline's own file in the traceback of ``exc``."""
+        file = self.fn.__code__.co_filename
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == file]
+        if frames and frames[-1].lineno is not None:
+            return SourceLocation(file, frames[-1].lineno)
+        return self.defined_at
 
 
 def _check_schedule(schedule: str, where: SourceLocation) -> None:

@@ -58,6 +58,11 @@ def value_matches(value: Any, expected: Any) -> bool:
         return any(value_matches(value, member) for member in typing.get_args(expected))
     if expected is None or expected is type(None):
         return value is None
+    if typing.get_origin(expected) is typing.Literal:
+        # Literal[1] does not accept True (1 == True), nor Literal["1"] the int 1.
+        return any(
+            value == choice and type(value) is type(choice) for choice in typing.get_args(expected)
+        )
     expected_class = _plain_class(expected)
     if expected_class is None or getattr(expected_class, "_is_protocol", False):
         return True
