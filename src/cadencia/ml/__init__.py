@@ -11,3 +11,9 @@ The reference pipelines on the nycflights13 data set live in
 """
 
 from __future__ import annotations
+
+import os as _os
+
+# MLflow 3 sends usage telemetry over the network unless told not to; cadencia makes
+# no network calls by default (a user may still opt in by setting the variable).
+_os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

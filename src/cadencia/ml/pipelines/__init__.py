@@ -1,0 +1,1 @@
+"""Reference pipelines shipped with cadencia (run them with ``cadencia run``)."""
