@@ -18,6 +18,7 @@ The plain-Python baseline runs the same functions as ordinary calls in one proce
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -46,16 +47,30 @@ class Workload:
 
 WORKLOAD_LIST = [
     Workload("W0", "one no-op step", "w0_one_step.py", [], ["w0", "1"], "<= 0.25 s"),
-    Workload("W1", "chain of 100 no-op steps", "w1_chain.py", ["length=100"], ["w1", "100"], "<= 0.4 s"),
+    Workload(
+        "W1", "chain of 100 no-op steps", "w1_chain.py", ["length=100"], ["w1", "100"], "<= 0.4 s"
+    ),
     Workload("W2", "fan-out 500 + join", "w2_fan_out.py", ["width=500"], ["w2", "500"], "<= 1.2 s"),
     Workload(
-        "W3", "80 MB DataFrame x 5 steps", "w3_dataframe.py", ["rows=1000000"], ["w3", "1000000"],
+        "W3",
+        "80 MB DataFrame x 5 steps",
+        "w3_dataframe.py",
+        ["rows=1000000"],
+        ["w3", "1000000"],
         "<= 3x plain",
     ),
-    Workload("W5-1k", "fan-out 1,000 + join", "w2_fan_out.py", ["width=1000"], ["w2", "1000"], "linear"),
-    Workload("W5-2k", "fan-out 2,000 + join", "w2_fan_out.py", ["width=2000"], ["w2", "2000"], "linear"),
-    Workload("W5-5k", "fan-out 5,000 + join", "w2_fan_out.py", ["width=5000"], ["w2", "5000"], "linear"),
-    Workload("W5", "fan-out 10,000 + join", "w2_fan_out.py", ["width=10000"], ["w2", "10000"], "<= 15 s"),
+    Workload(
+        "W5-1k", "fan-out 1,000 + join", "w2_fan_out.py", ["width=1000"], ["w2", "1000"], "linear"
+    ),
+    Workload(
+        "W5-2k", "fan-out 2,000 + join", "w2_fan_out.py", ["width=2000"], ["w2", "2000"], "linear"
+    ),
+    Workload(
+        "W5-5k", "fan-out 5,000 + join", "w2_fan_out.py", ["width=5000"], ["w2", "5000"], "linear"
+    ),
+    Workload(
+        "W5", "fan-out 10,000 + join", "w2_fan_out.py", ["width=10000"], ["w2", "10000"], "<= 15 s"
+    ),
 ]
 
 
@@ -117,9 +132,7 @@ def linearity(rows: dict[str, Row]) -> str:
     points = [(sizes[k], rows[k].cadencia_median) for k in sizes if k in rows]
     if len(points) < 3:
         return ""
-    per_task = [
-        (t2 - t1) / (n2 - n1) * 1000 for (n1, t1), (n2, t2) in zip(points, points[1:], strict=False)
-    ]
+    per_task = [(t2 - t1) / (n2 - n1) * 1000 for (n1, t1), (n2, t2) in itertools.pairwise(points)]
     spread = max(per_task) / min(per_task)
     shape = "linear" if spread <= 1.5 else "NOT linear"
     slopes = ", ".join(f"{value:.2f}" for value in per_task)
@@ -127,7 +140,9 @@ def linearity(rows: dict[str, Row]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="workload keys, e.g. W0 W3")
     parser.add_argument("--executor", default="process")
@@ -150,19 +165,24 @@ def main() -> None:
         )
         row.verdict = verdict(workload, row.plain_median, row.cadencia_median)
         rows[workload.key] = row
-        print(f"{workload.key}: plain {row.plain_median:.3f} s, cadencia {row.cadencia_median:.3f} s", file=sys.stderr)
+        print(
+            f"{workload.key}: plain {row.plain_median:.3f} s, cadencia {row.cadencia_median:.3f} s",
+            file=sys.stderr,
+        )
 
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"executor {args.executor}; median of {args.repeat} whole-process runs (W5 sizes: "
-        f"{max(3, args.repeat - 2)}).",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; executor {args.executor}; median of "
+        f"{args.repeat} whole-process runs (W5 sizes: {max(3, args.repeat - 2)}).",
         "",
-        "| workload | plain Python | cadencia (median) | min - max | ratio to plain | target | verdict |",
+        "| workload | plain Python | cadencia (median) | min - max | ratio to plain | target "
+        "| verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows.values():
         lines.append(
-            f"| {row.key} {row.description} | {row.plain_median:.3f} s | {row.cadencia_median:.3f} s "
+            f"| {row.key} {row.description} | {row.plain_median:.3f} s "
+            f"| {row.cadencia_median:.3f} s "
             f"| {row.cadencia_min:.3f} - {row.cadencia_max:.3f} s "
             f"| {row.cadencia_median / row.plain_median:.1f}x | {row.target} | {row.verdict} |"
         )

@@ -1,6 +1,6 @@
 """The benchmark workloads as plain Python function calls: the limit nothing can beat.
 
-    python bench/workloads/plain.py w2 500
+python bench/workloads/plain.py w2 500
 """
 
 import sys

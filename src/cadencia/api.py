@@ -1,8 +1,8 @@
 """The Python API, mirroring the CLI: ``run``, ``plan``, ``resume``, ``run_task``.
 
-    >>> import cadencia
-    >>> result = cadencia.run("flows.py:train", {"trials": 20})   # doctest: +SKIP
-    >>> result.state, result.output("evaluate")                    # doctest: +SKIP
+>>> import cadencia
+>>> result = cadencia.run("flows.py:train", {"trials": 20})   # doctest: +SKIP
+>>> result.state, result.output("evaluate")                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def resume(
     return Client(home=settings.home, settings=settings).run(run_id)
 
 
-def run_task(run_id: str, task_name: str, *, home: str | os.PathLike[str] | None = None) -> TaskRecord:
+def run_task(
+    run_id: str, task_name: str, *, home: str | os.PathLike[str] | None = None
+) -> TaskRecord:
     """Run one task of a recorded run in this process (what ``cadencia task run`` does)."""
     from cadencia.engine.session import run_single_task
 
@@ -99,7 +101,7 @@ def plan(
     home: str | os.PathLike[str] | None = None,
     params_as_text: bool = False,
 ) -> Plan:
-    """What a run would do, step by step — run, reuse the cache or skip — and why. Writes nothing."""
+    """What a run would do, step by step (run, reuse the cache or skip) and why. Writes nothing."""
     from cadencia.engine.planner import make_plan
     from cadencia.engine.session import prepare_graph
 

@@ -1,9 +1,9 @@
 """Reading history from Python: runs, their tasks, outputs, logs and lineage.
 
-    >>> from cadencia import Client
-    >>> client = Client()                                  # doctest: +SKIP
-    >>> run = client.runs()[0]                             # doctest: +SKIP
-    >>> run.task("train").state, run.output("train")       # doctest: +SKIP
+>>> from cadencia import Client
+>>> client = Client()                                  # doctest: +SKIP
+>>> run = client.runs()[0]                             # doctest: +SKIP
+>>> run.task("train").state, run.output("train")       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ class Client:
         if output.inline:
             data = self.metadata.get_blobs([output.digest]).get(output.digest)
             if data is None:
-                raise NotFoundError(f"inline artifact {output.digest} is missing from {self.metadata.url}")
+                raise NotFoundError(
+                    f"inline artifact {output.digest} is missing from {self.metadata.url}"
+                )
             check_digest(output.digest, data, f"{self.metadata.url} (inline)")
             return materializer.load(data)
         return materializer.load(self.artifacts.read(output.digest))
@@ -136,9 +138,7 @@ class RunView:
         """The value a task returned (for a fan-out step: the list of its tasks' values)."""
         task = self.task(task_name)
         if task.map_size is not None:
-            return [
-                self.output(f"{task_name}[{index}]", output) for index in range(task.map_size)
-            ]
+            return [self.output(f"{task_name}[{index}]", output) for index in range(task.map_size)]
         return self.client.load(self.output_record(task_name, output))
 
     def inputs(self, task_name: str) -> list[InputRecord]:

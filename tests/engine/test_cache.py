@@ -84,13 +84,18 @@ def test_a_changed_parameter_reruns_only_what_it_reaches(
     assert view.task("load").state == TaskState.SUCCESS
     # Elements 0-2 are the same values as before: cached element by element.
     assert [view.task(f"double[{i}]").state for i in range(4)] == [
-        TaskState.CACHED, TaskState.CACHED, TaskState.CACHED, TaskState.SUCCESS
+        TaskState.CACHED,
+        TaskState.CACHED,
+        TaskState.CACHED,
+        TaskState.SUCCESS,
     ]
     assert view.task("total").state == TaskState.SUCCESS
     assert view.output("total") == 12
 
 
-def test_no_cache_runs_everything(home: Path, marks: Path, write_pipeline: Callable[..., Path]) -> None:
+def test_no_cache_runs_everything(
+    home: Path, marks: Path, write_pipeline: Callable[..., Path]
+) -> None:
     path = str(write_pipeline(COUNTING))
     cadencia.run(path, {"marks": str(marks)}, executor="inline")
     view = cadencia.run(path, {"marks": str(marks)}, executor="inline", cache=False)
@@ -191,7 +196,7 @@ def test_a_corrupted_inline_artifact_is_an_error(
             "UPDATE artifact_blobs SET data = ? WHERE digest = ?", (b"999", record.digest)
         )
     connection.close()
-    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match="inline.*is corrupted"):
+    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match=r"inline.*is corrupted"):
         first.output("total")
     view = cadencia.run(path, {"marks": str(marks)}, executor="inline")
     always = view.task("always")

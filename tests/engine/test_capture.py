@@ -38,7 +38,13 @@ def test_every_kind_of_output_lands_in_the_step_log(
     view = cadencia.run(str(write_pipeline(NOISY)), executor="process")
     assert view.state == "success"
     log = view.log("noisy")
-    for line in ("from print", "to stderr", "INFO noisy: from logging 1", "from the file descriptor", "from a child process"):
+    for line in (
+        "from print",
+        "to stderr",
+        "INFO noisy: from logging 1",
+        "from the file descriptor",
+        "from a child process",
+    ):
         assert line in log
     assert view.log("quiet") == ""
 
@@ -47,7 +53,9 @@ def test_inline_captures_python_output(
     home: Path, write_pipeline: Callable[..., Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
     source = NOISY.replace('    os.write(1, b"from the file descriptor\\n")\n', "").replace(
-        "    subprocess.run([sys.executable, \"-c\", \"print('from a child process')\"], check=True)\n", ""
+        '    subprocess.run([sys.executable, "-c", "print(\'from a child process\')"],'
+        " check=True)\n",
+        "",
     )
     view = cadencia.run(str(write_pipeline(source)), executor="inline")
     log = view.log("noisy")

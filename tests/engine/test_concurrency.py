@@ -39,7 +39,16 @@ def test_two_runs_on_the_same_home_both_complete(
     env = {**os.environ, "CADENCIA_HOME": str(home)}
     engines = [
         subprocess.Popen(
-            [sys.executable, "-m", "cadencia.cli.main", "run", str(path), "-p", f"salt={salt}", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "cadencia.cli.main",
+                "run",
+                str(path),
+                "-p",
+                f"salt={salt}",
+                "--json",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

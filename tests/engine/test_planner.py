@@ -90,7 +90,9 @@ def test_after_a_run_the_plan_predicts_hits_skips_and_misses(
     assert "--no-cache" in no_cache.decision("load").reason
 
 
-def test_a_plan_matches_what_the_run_then_does(home: Path, write_pipeline: Callable[..., Path]) -> None:
+def test_a_plan_matches_what_the_run_then_does(
+    home: Path, write_pipeline: Callable[..., Path]
+) -> None:
     path = str(write_pipeline(PIPELINE))
     cadencia.run(path, {"n": 3}, executor="inline")
     plan = cadencia.plan(path, {"n": 5})
@@ -105,7 +107,10 @@ def test_a_plan_matches_what_the_run_then_does(home: Path, write_pipeline: Calla
 def test_editing_the_code_is_explained(home: Path, write_pipeline: Callable[..., Path]) -> None:
     path = write_pipeline(PIPELINE, name="editable_plan")
     cadencia.run(str(path), executor="inline")
-    edited = write_pipeline(PIPELINE.replace("return sum(values) + offset", "return offset + sum(values)"), name="edited_plan")
+    edited = write_pipeline(
+        PIPELINE.replace("return sum(values) + offset", "return offset + sum(values)"),
+        name="edited_plan",
+    )
     plan = cadencia.plan(str(edited))
     assert decisions(plan)["total"] == "run"
     assert plan.decision("total").reason.startswith("its code changed")

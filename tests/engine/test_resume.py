@@ -90,7 +90,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
 def start_engine(path: Path, marks: Path, home: Path, extra: list[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "CADENCIA_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "cadencia.cli.main", "run", str(path), "-p", f"marks={marks}", *extra],
+        [
+            sys.executable,
+            "-m",
+            "cadencia.cli.main",
+            "run",
+            str(path),
+            "-p",
+            f"marks={marks}",
+            *extra,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -262,9 +271,11 @@ def test_resume_refuses_when_the_pipeline_changed(
     marks.mkdir()
     path = write_pipeline(FLAG)
     view = cadencia.run(str(path), {"marks": str(marks)}, executor="inline")
-    path.write_text(path.read_text().replace("finish(marks, needs_flag", "needs_flag").replace(
-        "(marks, prepare(marks)))", "(marks, prepare(marks))"
-    ))
+    path.write_text(
+        path.read_text()
+        .replace("finish(marks, needs_flag", "needs_flag")
+        .replace("(marks, prepare(marks)))", "(marks, prepare(marks))")
+    )
     result = cli("resume", view.run_id, env={**os.environ, "CADENCIA_HOME": str(home)})
     assert result.returncode == 1
     assert "the pipeline changed since run" in result.stderr

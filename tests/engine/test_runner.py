@@ -316,7 +316,9 @@ def hooked(folder: str):
 """
 
 
-def test_hooks_receive_the_outcome(home: Path, tmp_path: Path, write_pipeline: Callable[..., Path]) -> None:
+def test_hooks_receive_the_outcome(
+    home: Path, tmp_path: Path, write_pipeline: Callable[..., Path]
+) -> None:
     folder = tmp_path / "events"
     folder.mkdir()
     view = cadencia.run(str(write_pipeline(HOOKS)), {"folder": str(folder)}, executor="inline")
@@ -475,7 +477,9 @@ def test_mapped_lists_of_different_lengths_fail(
     assert "different lengths" in (view.task("add").error or "")
 
 
-def test_the_run_summary_names_the_run_state(home: Path, write_pipeline: Callable[..., Path]) -> None:
+def test_the_run_summary_names_the_run_state(
+    home: Path, write_pipeline: Callable[..., Path]
+) -> None:
     view = cadencia.run(str(write_pipeline(CHAIN)), executor="inline")
     assert view.record.state == RunState.SUCCESS
     assert view.run_id in repr(view)

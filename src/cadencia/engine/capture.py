@@ -36,7 +36,10 @@ class LogSink:
         self.path = Path(log_dir) / self.name
         self.file_descriptors = file_descriptors
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.stream: IO[str] = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+        # Open for the life of the process; closed by close().
+        self.stream: IO[str] = open(  # noqa: SIM115
+            self.path, "a", encoding="utf-8", errors="replace"
+        )
         self._handler = logging.StreamHandler(self.stream)
         self._handler.setFormatter(_FORMAT)
         if file_descriptors:
@@ -47,8 +50,8 @@ class LogSink:
             _flush((sys.stdout, sys.stderr))
             os.dup2(self.stream.fileno(), 1)
             os.dup2(self.stream.fileno(), 2)
-            sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
-            sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+            sys.stdout = _line_buffered(1)
+            sys.stderr = _line_buffered(2)
 
     def offset(self) -> int:
         _flush((sys.stdout, sys.stderr, self.stream))
@@ -78,6 +81,10 @@ class LogSink:
 
     def close(self) -> None:
         self.stream.close()
+
+
+def _line_buffered(fd: int) -> IO[str]:
+    return open(fd, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
 
 
 def _flush(streams: tuple[IO[str], ...]) -> None:

@@ -99,7 +99,9 @@ def prepare(
     prepared = PreparedInputs()
 
     def to_input(record: OutputRecord) -> ArtifactInput:
-        return ArtifactInput(record.digest, record.materializer, blobs(record) if record.inline else None)
+        return ArtifactInput(
+            record.digest, record.materializer, blobs(record) if record.inline else None
+        )
 
     for param, arg in node.args.items():
         if isinstance(arg, Const):
@@ -164,7 +166,10 @@ def _collect_input(
                 template, token = _ref_input(f"{param}[{index}]", value, prepared, to_input)
                 items.append(template)
                 tokens.append(token)
-    return ListInput(tuple(items), arg.as_tuple), {"token": _list_token(tokens), "items": len(items)}
+    return ListInput(tuple(items), arg.as_tuple), {
+        "token": _list_token(tokens),
+        "items": len(items),
+    }
 
 
 # -- constants -------------------------------------------------------------------
@@ -179,7 +184,9 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return {type(value).__name__: [_canonical(item) for item in value]}
     if isinstance(value, dict):
-        return {"dict": sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=repr)}
+        return {
+            "dict": sorted(([_canonical(k), _canonical(v)] for k, v in value.items()), key=repr)
+        }
     if isinstance(value, set | frozenset):
         return {"set": sorted((_canonical(item) for item in value), key=repr)}
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -193,7 +200,9 @@ def _canonical(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             "dataclass": type(value).__qualname__,
-            "fields": {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            "fields": {
+                f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+            },
         }
     raise TypeError(type(value).__name__)
 

@@ -76,16 +76,21 @@ def make_plan(graph: Graph, settings: Settings, *, use_cache: bool = True) -> Pl
     from cadencia.authoring import params as params_module
 
     plan = Plan(graph.pipeline_name, params_module.to_json(graph.params))
-    store_exists = not settings.db_url.startswith("sqlite:///") or Path(
-        settings.db_url.removeprefix("sqlite:///")
-    ).exists()
+    store_exists = (
+        not settings.db_url.startswith("sqlite:///")
+        or Path(settings.db_url.removeprefix("sqlite:///")).exists()
+    )
     if not store_exists:
         for node in graph:
-            plan.steps.append(PlannedStep(node.name, "run", "no run has been recorded yet in this home"))
+            plan.steps.append(
+                PlannedStep(node.name, "run", "no run has been recorded yet in this home")
+            )
         return plan
     metadata = open_metadata_store(settings.db_url)
     try:
-        _Planner(graph, metadata, open_artifact_store(settings.artifacts_url), use_cache, plan).walk()
+        _Planner(
+            graph, metadata, open_artifact_store(settings.artifacts_url), use_cache, plan
+        ).walk()
     finally:
         metadata.close()
     return plan
@@ -93,7 +98,12 @@ def make_plan(graph: Graph, settings: Settings, *, use_cache: bool = True) -> Pl
 
 class _Planner:
     def __init__(
-        self, graph: Graph, metadata: MetadataStore, artifacts: ArtifactStore, use_cache: bool, plan: Plan
+        self,
+        graph: Graph,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        use_cache: bool,
+        plan: Plan,
     ) -> None:
         self.graph = graph
         self.metadata = metadata
@@ -126,25 +136,33 @@ class _Planner:
             assert record is not None
             value = self._load(record)
             if bool(value) != condition.expected:
-                return PlannedStep(node.name, "skip", f"condition {condition.ref.node} is {bool(value)}")
+                return PlannedStep(
+                    node.name, "skip", f"condition {condition.ref.node} is {bool(value)}"
+                )
         if node.is_fan_out:
             return self._fan_out(node)
         prepared = inputs.prepare(node, self.available)
         key = prepared.cache_key(node)
         if key is None:
             return PlannedStep(
-                node.name, "run", f"argument {', '.join(prepared.unstable)} has no stable value to cache on"
+                node.name,
+                "run",
+                f"argument {', '.join(prepared.unstable)} has no stable value to cache on",
             )
         if not self.use_cache:
             return PlannedStep(node.name, "run", "caching is off for this run (--no-cache)", key)
         if not node.step.options.cache:
-            return PlannedStep(node.name, "run", "caching is off for this step (@step(cache=False))", key)
+            return PlannedStep(
+                node.name, "run", "caching is off for this step (@step(cache=False))", key
+            )
         hit = self._hit(key)
         if hit is not None:
             source, outputs = hit
             self._remember(node, outputs)
             origin = f"{source.run_id}/{source.task_name}"
-            return PlannedStep(node.name, "cached", f"same inputs and code as {origin}", key, origin)
+            return PlannedStep(
+                node.name, "cached", f"same inputs and code as {origin}", key, origin
+            )
         return PlannedStep(node.name, "run", self._why_miss(node, prepared.cache_parts(node)), key)
 
     def _fan_out(self, node: Node) -> PlannedStep:
@@ -166,9 +184,14 @@ class _Planner:
                 output: OutputValue(None, [children[i][output] for i in range(size)])
                 for output in node.output_names
             }
-            return PlannedStep(node.name, "cached", f"all {size} tasks are in the cache", tasks=size)
+            return PlannedStep(
+                node.name, "cached", f"all {size} tasks are in the cache", tasks=size
+            )
         return PlannedStep(
-            node.name, "run", f"{size - hits} of {size} tasks will run, {hits} come from the cache", tasks=size
+            node.name,
+            "run",
+            f"{size - hits} of {size} tasks will run, {hits} come from the cache",
+            tasks=size,
         )
 
     def _hit(self, key: str) -> tuple[TaskRecord, list[OutputRecord]] | None:
@@ -178,7 +201,9 @@ class _Planner:
         blobs = self.metadata.get_blobs([o.digest for o in hit[1] if o.inline])
         for output in hit[1]:
             name, _, version = output.materializer.partition("@")
-            stored = output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            stored = (
+                output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            )
             if registry.get(name).version != version or not stored:
                 return None
         self.blobs.update(blobs)
@@ -190,7 +215,9 @@ class _Planner:
             mine = [o for o in outputs if o.output_name == name]
             whole = next((o for o in mine if o.position == WHOLE), None)
             elements = sorted((o for o in mine if o.position != WHOLE), key=lambda o: o.position)
-            values[name] = OutputValue(whole, elements if name in self.split.get(node.name, ()) else None)
+            values[name] = OutputValue(
+                whole, elements if name in self.split.get(node.name, ()) else None
+            )
         self.available[node.name] = values
 
     def _load(self, record: OutputRecord) -> Any:

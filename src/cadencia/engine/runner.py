@@ -9,6 +9,7 @@ a half-finished run (``resume``) picks up from the records alone.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import random
@@ -118,7 +119,9 @@ class Runner:
                 self._submit_ready()
                 self._flush()
                 self.observer.tick()
-                if self.executor.in_flight == 0 and (self.stopping or not (self.ready or self.retries)):
+                if self.executor.in_flight == 0 and (
+                    self.stopping or not (self.ready or self.retries)
+                ):
                     break
                 for result in self.executor.wait(self._wait_timeout()):
                     self._on_result(result)
@@ -163,37 +166,36 @@ class Runner:
 
     def _node_ready(self, node: Node) -> None:
         task = self.tasks[node.name]
+        verdict = self._blocked(node)
+        if verdict is not None:
+            self._finish_without_running(task, *verdict)
+        elif node.is_fan_out:
+            self._expand(node, task)
+        else:
+            self._task_ready(task)
+
+    def _blocked(self, node: Node) -> tuple[TaskState, str] | None:
+        """Why a node whose upstream finished must not run: a failure, a skip or a condition."""
         upstream_states = {up: self.node_state[up] for up in node.upstream()}
         failed = sorted(up for up, state in upstream_states.items() if state in _BAD)
         if failed:
-            return self._finish_without_running(
-                task, TaskState.UPSTREAM_FAILED, f"upstream step {', '.join(failed)} failed"
-            )
+            return TaskState.UPSTREAM_FAILED, f"upstream step {', '.join(failed)} failed"
         skipped = sorted(up for up, state in upstream_states.items() if state == TaskState.SKIPPED)
         if skipped:
-            return self._finish_without_running(
-                task, TaskState.SKIPPED, f"upstream step {', '.join(skipped)} was skipped"
-            )
+            return TaskState.SKIPPED, f"upstream step {', '.join(skipped)} was skipped"
         for condition in node.conditions:
             record = self.available[condition.ref.node][condition.ref.output].whole
             assert record is not None
             value = self._load(record)
             if not isinstance(value, bool) and type(value).__name__ != "bool_":
-                return self._finish_without_running(
-                    task,
+                return (
                     TaskState.FAILED,
                     f"the condition output of step '{condition.ref.node}' must be a bool, "
                     f"but it is {type(value).__name__} {value!r:.40}",
                 )
             if bool(value) != condition.expected:
-                return self._finish_without_running(
-                    task,
-                    TaskState.SKIPPED,
-                    f"condition {condition.ref.node} is {bool(value)}",
-                )
-        if node.is_fan_out:
-            return self._expand(node, task)
-        return self._task_ready(task)
+                return TaskState.SKIPPED, f"condition {condition.ref.node} is {bool(value)}"
+        return None
 
     def _finish_without_running(self, task: TaskRecord, state: TaskState, reason: str) -> None:
         task.error = reason
@@ -211,9 +213,10 @@ class Runner:
             lengths[param] = len(elements or [])
         if len(set(lengths.values())) > 1:
             sizes = ", ".join(f"{p} has {n}" for p, n in lengths.items())
-            return self._finish_without_running(
+            self._finish_without_running(
                 parent, TaskState.FAILED, f"the mapped lists have different lengths ({sizes})"
             )
+            return
         size = next(iter(lengths.values()))
         parent.map_size = size
         parent.started_at = parent.started_at or time.time()
@@ -225,7 +228,12 @@ class Runner:
         for index, name in enumerate(names):
             if name not in self.tasks:
                 child = TaskRecord(
-                    self.run.run_id, name, node.name, seq=parent.seq, map_index=index, queued_at=time.time()
+                    self.run.run_id,
+                    name,
+                    node.name,
+                    seq=parent.seq,
+                    map_index=index,
+                    queued_at=time.time(),
                 )
                 self.tasks[name] = child
                 new.append(child)
@@ -260,7 +268,9 @@ class Runner:
         blobs = self.store.get_blobs([o.digest for o in outputs if o.inline])
         for output in outputs:
             name, _, version = output.materializer.partition("@")
-            stored = output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            stored = (
+                output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
+            )
             if self.registry.get(name).version != version or not stored:
                 return False
         self.blobs.update(blobs)
@@ -317,8 +327,15 @@ class Runner:
             for o in result.outputs:
                 records.append(
                     OutputRecord(
-                        self.run.run_id, task.task_name, o.output_name, o.digest, o.materializer,
-                        o.type_name, o.size, o.position, inline=o.data is not None,
+                        self.run.run_id,
+                        task.task_name,
+                        o.output_name,
+                        o.digest,
+                        o.materializer,
+                        o.type_name,
+                        o.size,
+                        o.position,
+                        inline=o.data is not None,
                     )
                 )
                 if o.data is not None:
@@ -429,7 +446,9 @@ class Runner:
         if record.inline:
             data = self._blob(record)
             if data is None:
-                raise StoreError(f"inline artifact {record.digest} is missing from the metadata store")
+                raise StoreError(
+                    f"inline artifact {record.digest} is missing from the metadata store"
+                )
             return materializer.load(verify_inline(record.digest, data))
         return materializer.load(self.artifacts.read(record.digest))
 
@@ -529,7 +548,7 @@ class Runner:
         tasks = self.store.get_tasks(self.run.run_id)
         self.tasks.update({task.task_name: task for task in tasks})
         if all(task.state.finished for task in tasks):
-            ok = all(not task.state in _BAD for task in tasks)
+            ok = all(task.state not in _BAD for task in tasks)
             self.run.state = RunState.SUCCESS if ok else RunState.FAILED
             self.run.ended_at = time.time()
             self.run.error = None if ok else self._failure_summary()
@@ -538,7 +557,9 @@ class Runner:
         return self.run
 
     def _failure_summary(self) -> str:
-        failed = [t for t in self.tasks.values() if t.state == TaskState.FAILED and t.map_index is None]
+        failed = [
+            t for t in self.tasks.values() if t.state == TaskState.FAILED and t.map_index is None
+        ]
         failed = failed or [t for t in self.tasks.values() if t.state == TaskState.FAILED]
         if not failed:
             return "the run stopped before every step ran"
@@ -561,7 +582,5 @@ class Runner:
         self.run.error = f"the run was {reason}; finish it with 'cadencia resume {self.run.run_id}'"
         self.run.engine_pid = None
         self.batch.run = self.run
-        try:
+        with contextlib.suppress(Exception):  # the store itself may be what failed
             self._flush()
-        except Exception:  # the store itself may be what failed
-            pass

@@ -66,7 +66,7 @@ def check_outputs_storable(graph: Graph) -> None:
                 label = "" if output == "return" else f" '{output}'"
                 problems.append(
                     Problem(
-                        f"its output{label} is declared {getattr(annotation, '__qualname__', annotation)}, "
+                        f"its output{label} is declared {_type_name(annotation)}, "
                         "which no materializer stores. Return a supported type, register a "
                         "Materializer for it, or opt in with @step(pickle=True)",
                         node.step.defined_at.file,
@@ -76,6 +76,10 @@ def check_outputs_storable(graph: Graph) -> None:
                 )
     if problems:
         raise GraphError(problems, graph.pipeline_name)
+
+
+def _type_name(annotation: Any) -> str:
+    return str(getattr(annotation, "__qualname__", annotation))
 
 
 def prepare_graph(pipeline: Pipeline, given: Mapping[str, Any], *, from_text: bool) -> Graph:
@@ -196,7 +200,7 @@ def resume_run(
         if run.state == RunState.SUCCESS:
             return run
         _claim(stores.metadata, run)
-        pipeline, graph = rebuild_graph(run)
+        _, graph = rebuild_graph(run)
         tasks = stores.metadata.get_tasks(run_id)
         _check_same_graph(graph, tasks, run)
         options = RunOptions.from_json(run.options)
@@ -338,4 +342,3 @@ def code_version(source: PipelineSource) -> str | None:
                 return None
             return None
     return None
-

@@ -69,7 +69,9 @@ def load_source(source: PipelineSource) -> Pipeline:
             "it (inside a function or an interactive session); define it at module level in a "
             "file to run it with the process executor, resume it or run its tasks alone"
         )
-    module = import_file(Path(source.target)) if source.kind == "file" else _import_module(source.target)
+    module = (
+        import_file(Path(source.target)) if source.kind == "file" else _import_module(source.target)
+    )
     pipeline, _ = _find_pipeline(module, source.attribute, source.target)
     return pipeline
 
@@ -79,9 +81,7 @@ def source_of(pipeline: Pipeline) -> PipelineSource:
     module = sys.modules.get(pipeline.fn.__module__)
     attribute = None
     if module is not None:
-        attribute = next(
-            (key for key, value in vars(module).items() if value is pipeline), None
-        )
+        attribute = next((key for key, value in vars(module).items() if value is pipeline), None)
     if module is None or attribute is None or "<locals>" in pipeline.fn.__qualname__:
         return PipelineSource("unimportable", pipeline.fn.__module__, pipeline.name)
     file = getattr(module, "__file__", None)
@@ -142,7 +142,9 @@ def _import_module(name: str) -> ModuleType:
     except CadenciaError:
         raise
     except Exception as exc:
-        raise SourceError(f"importing module {name!r} failed: {type(exc).__name__}: {exc}") from None
+        raise SourceError(
+            f"importing module {name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _import_failure(path: Path, exc: BaseException) -> str:

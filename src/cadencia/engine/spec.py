@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from typing import Union
 
 from cadencia.store.records import WHOLE, LogRange
 
@@ -36,7 +35,7 @@ class ListInput:
     as_tuple: bool = False
 
 
-InputTemplate = Union[ArtifactInput, ListInput]
+InputTemplate = ArtifactInput | ListInput
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,9 @@ class Failure:
     retryable: bool = True
 
     @classmethod
-    def from_exception(cls, exc: BaseException, kind: str = "error", retryable: bool = True) -> Failure:
+    def from_exception(
+        cls, exc: BaseException, kind: str = "error", retryable: bool = True
+    ) -> Failure:
         # Drop cadencia's own frames so that the traceback starts in the user's step.
         tb = exc.__traceback__
         while tb is not None and _is_engine_frame(tb.tb_frame.f_code.co_filename):

@@ -24,7 +24,6 @@ from cadencia.engine.spec import (
     ArtifactInput,
     Failure,
     InputTemplate,
-    ListInput,
     StoredOutput,
     TaskResult,
     TaskSpec,
@@ -143,7 +142,9 @@ def _failure(exc: BaseException, stage: str, node: Node) -> Failure:
         site = node.step.defined_at
         return Failure("output", f"{site}: step '{node.name}': {exc}", retryable=False)
     if stage == "input" and isinstance(exc, CadenciaError):
-        return Failure("input", f"step '{node.name}' cannot read its inputs: {exc}", retryable=False)
+        return Failure(
+            "input", f"step '{node.name}' cannot read its inputs: {exc}", retryable=False
+        )
     return Failure.from_exception(exc, kind="error")
 
 
@@ -214,7 +215,9 @@ def split_outputs(value: Any, node: Node) -> dict[str, Any]:
     )
 
 
-def _store_outputs(value: Any, spec: TaskSpec, node: Node, context: TaskContext) -> list[StoredOutput]:
+def _store_outputs(
+    value: Any, spec: TaskSpec, node: Node, context: TaskContext
+) -> list[StoredOutput]:
     stored: list[StoredOutput] = []
     for name, output in split_outputs(value, node).items():
         stored.append(store_value(name, output, node, context))

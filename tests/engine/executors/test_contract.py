@@ -10,7 +10,12 @@ import pytest
 
 from cadencia.authoring.graph import Graph
 from cadencia.engine.capture import read_log
-from cadencia.engine.executors.base import Executor, ExecutorContext, create_executor, executor_names
+from cadencia.engine.executors.base import (
+    Executor,
+    ExecutorContext,
+    create_executor,
+    executor_names,
+)
 from cadencia.engine.source import load_target
 from cadencia.engine.spec import ArtifactInput, TaskResult, TaskSpec
 from cadencia.errors import UsageError
@@ -47,7 +52,9 @@ def executor(
     graph = pipeline.build(x=3)
     settings = Settings.resolve(tmp_path / "home")
     chosen = create_executor(str(request.param))
-    chosen.start(ExecutorContext(graph, open_artifact_store(settings.artifacts_url), registry, settings))
+    chosen.start(
+        ExecutorContext(graph, open_artifact_store(settings.artifacts_url), registry, settings)
+    )
     log_dir = tmp_path / "logs"
     yield chosen, graph, log_dir
     chosen.shutdown()
@@ -65,7 +72,9 @@ def wait_all(executor: Executor, count: int) -> list[TaskResult]:
     return results
 
 
-def test_a_submitted_task_comes_back_with_its_outputs(executor: tuple[Executor, Graph, Path]) -> None:
+def test_a_submitted_task_comes_back_with_its_outputs(
+    executor: tuple[Executor, Graph, Path],
+) -> None:
     chosen, _, log_dir = executor
     assert chosen.slots >= 1 and chosen.in_flight == 0
     chosen.submit(spec("double", "double", log_dir))
@@ -92,7 +101,9 @@ def test_inputs_arrive_from_artifacts(executor: tuple[Executor, Graph, Path]) ->
     assert "ZeroDivisionError: no" in read_log(log_dir, [result.log] if result.log else [])
 
 
-def test_a_corrupted_inline_input_fails_without_retry(executor: tuple[Executor, Graph, Path]) -> None:
+def test_a_corrupted_inline_input_fails_without_retry(
+    executor: tuple[Executor, Graph, Path],
+) -> None:
     chosen, _, log_dir = executor
     wrong = ArtifactInput(digest_bytes(b"6"), "json@1", b"7")
     chosen.submit(spec("fail", "fail", log_dir, x=wrong))

@@ -53,7 +53,9 @@ class ProcessExecutor(Executor):
         if configured < 1:
             raise UsageError(f"workers={configured} is invalid: it must be 1 or more")
         self.max_workers = configured
-        self.memory_bytes = (memory_mb or int(os.environ.get("CADENCIA_WORKER_MEMORY_MB", "1024"))) << 20
+        self.memory_bytes = (
+            memory_mb or int(os.environ.get("CADENCIA_WORKER_MEMORY_MB", "1024"))
+        ) << 20
         self._workers: dict[int, _Worker] = {}
         self._next_id = 0
         self._context: ExecutorContext | None = None
@@ -76,11 +78,9 @@ class ProcessExecutor(Executor):
         # The worker is idle and flushed: its log's size is where this task's output starts.
         worker.log_start = _size(self._log_file(worker, spec))
         worker.deadline = worker.submitted_at + spec.timeout if spec.timeout else None
-        try:
+        # If the worker died while idle, the next wait() reports it as a crash.
+        with contextlib.suppress(BrokenPipeError, OSError):
             worker.connection.send(spec)
-        except (BrokenPipeError, OSError):
-            # The worker died while idle; the next wait() reports it as a crash.
-            pass
 
     def _idle_worker(self, prefer: int | None) -> _Worker:
         idle = [w for w in self._workers.values() if w.spec is None]
@@ -176,7 +176,13 @@ class ProcessExecutor(Executor):
         if log_file is not None:  # what the step printed before it died is kept
             log = LogRange(log_file.name, worker.log_start, _size(log_file))
         return TaskResult(
-            spec.task_name, spec.attempt, started, ended, failure=failure, worker=worker.worker_id, log=log
+            spec.task_name,
+            spec.attempt,
+            started,
+            ended,
+            failure=failure,
+            worker=worker.worker_id,
+            log=log,
         )
 
     def _log_file(self, worker: _Worker, spec: TaskSpec) -> Path | None:
