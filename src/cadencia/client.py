@@ -84,7 +84,15 @@ class Lineage:
     digest: str
     produced_by: list[OutputRecord]
     inputs: list[InputRecord]
+    """The inputs of every producer (see ``inputs_of`` for one producer's)."""
     read_by: list[InputRecord]
+
+    def inputs_of(self, producer: OutputRecord) -> list[InputRecord]:
+        return [
+            record
+            for record in self.inputs
+            if (record.run_id, record.task_name) == (producer.run_id, producer.task_name)
+        ]
 
 
 class RunView:

@@ -123,7 +123,16 @@ def lineage_json(lineage: Lineage) -> dict[str, Any]:
     return {
         "digest": lineage.digest,
         "produced_by": [
-            {"run_id": o.run_id, "task": o.task_name, "output": o.output_name, "position": o.position}
+            {
+                "run_id": o.run_id,
+                "task": o.task_name,
+                "output": o.output_name,
+                "position": o.position,
+                "inputs": [
+                    {"input": i.input_name, "position": i.position, "digest": i.digest}
+                    for i in lineage.inputs_of(o)
+                ],
+            }
             for o in lineage.produced_by
         ],
         "inputs": [
@@ -245,8 +254,9 @@ def lineage_text(lineage: Lineage) -> None:
     click.echo(f"artifact {lineage.digest}")
     for output in lineage.produced_by:
         click.echo(f"  produced by {output.run_id} {output.task_name} (output {output.output_name})")
-    for record in lineage.inputs:
-        click.echo(f"    from input {record.input_name}: {record.digest}")
+        for record in lineage.inputs_of(output):
+            where = "" if record.position < 0 else f"[{record.position}]"
+            click.echo(f"    from input {record.input_name}{where}: {record.digest}")
     for record in lineage.read_by:
         click.echo(f"  read by {record.run_id} {record.task_name} (input {record.input_name})")
 
