@@ -117,6 +117,14 @@ def _fixed_tuple_types(annotation: Any) -> tuple[Any, ...] | None:
 
 
 def _items_match(value: Any, annotation: Any) -> bool:
+    if isinstance(value, dict):
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) is not dict or len(args) != 2:
+            return True
+        return all(
+            typecheck.value_matches(key, args[0]) and typecheck.value_matches(item, args[1])
+            for key, item in value.items()
+        )
     if not isinstance(value, list | tuple):
         return True
     fixed = _fixed_tuple_types(annotation)

@@ -35,19 +35,21 @@ def compatible(produced: Any, expected: Any) -> bool:
         return True
     if expected is typing.Any or expected is object:
         return True
-    if _is_union(expected):
-        return any(compatible(produced, member) for member in typing.get_args(expected))
+    # Produced unions first: int | str fits int | str | None member by member.
     if _is_union(produced):
         return all(compatible(member, expected) for member in typing.get_args(produced))
+    if _is_union(expected):
+        return any(compatible(produced, member) for member in typing.get_args(expected))
     produced_class, expected_class = _plain_class(produced), _plain_class(expected)
     if produced_class is None or expected_class is None:
         return True
+    # Protocols are structural: classes alone cannot decide them (and issubclass() raises
+    # for protocols that are not runtime-checkable).
+    if getattr(expected_class, "_is_protocol", False):
+        return True
     if expected_class is float and produced_class is int:
         return True
-    if issubclass(produced_class, expected_class):
-        return True
-    # Protocols and ABCs with structural checks cannot be decided from classes alone.
-    return bool(getattr(expected_class, "_is_protocol", False))
+    return issubclass(produced_class, expected_class)
 
 
 def value_matches(value: Any, expected: Any) -> bool:
