@@ -28,7 +28,7 @@ from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
 from cadencia.store.materializers import registry as default_registry
 from cadencia.store.metadata import MetadataStore
-from cadencia.store.records import RunRecord, RunState, TaskRecord
+from cadencia.store.records import OutputRecord, RunRecord, RunState, TaskRecord
 
 
 @dataclass
@@ -160,21 +160,34 @@ def start_run(
     """Record a new run and execute it to the end."""
     run, tasks = create_run(graph, pipeline, source, settings, options, run_id)
     with open_stores(settings) as stores:
-        runner = Runner(
-            graph=graph,
-            run=run,
-            tasks=tasks,
-            outputs=[],
-            store=stores.metadata,
-            artifacts=stores.artifacts,
-            registry=default_registry,
-            executor=create_executor(options.executor, **_executor_options(options)),
-            settings=settings,
-            observer=observer,
-            use_cache=options.use_cache,
-            continue_on_failure=options.continue_on_failure,
-        )
-        return runner.execute()
+        return _runner(stores, graph, run, tasks, [], options, observer).execute()
+
+
+def _runner(
+    stores: Stores,
+    graph: Graph,
+    run: RunRecord,
+    tasks: list[TaskRecord],
+    outputs: list[OutputRecord],
+    options: RunOptions,
+    observer: RunObserver | None,
+    only: str | None = None,
+) -> Runner:
+    return Runner(
+        graph=graph,
+        run=run,
+        tasks=tasks,
+        outputs=outputs,
+        store=stores.metadata,
+        artifacts=stores.artifacts,
+        registry=default_registry,
+        executor=create_executor(options.executor, **_executor_options(options)),
+        settings=stores.settings,
+        observer=observer,
+        use_cache=options.use_cache,
+        continue_on_failure=options.continue_on_failure,
+        only=only,
+    )
 
 
 def _executor_options(options: RunOptions) -> dict[str, Any]:
@@ -206,21 +219,8 @@ def resume_run(
         options = RunOptions.from_json(run.options)
         if executor is not None:
             options.executor = executor
-        runner = Runner(
-            graph=graph,
-            run=run,
-            tasks=tasks,
-            outputs=stores.metadata.get_outputs(run_id),
-            store=stores.metadata,
-            artifacts=stores.artifacts,
-            registry=default_registry,
-            executor=create_executor(options.executor, **_executor_options(options)),
-            settings=settings,
-            observer=observer,
-            use_cache=options.use_cache,
-            continue_on_failure=options.continue_on_failure,
-        )
-        return runner.execute()
+        outputs = stores.metadata.get_outputs(run_id)
+        return _runner(stores, graph, run, tasks, outputs, options, observer).execute()
 
 
 def _claim(metadata: MetadataStore, run: RunRecord) -> None:
@@ -297,20 +297,9 @@ def run_single_task(run_id: str, task_name: str, settings: Settings) -> TaskReco
                 f"{', '.join(waiting)} has not finished; run it first"
             )
         options = RunOptions.from_json(run.options)
-        runner = Runner(
-            graph=graph,
-            run=run,
-            tasks=tasks,
-            outputs=stores.metadata.get_outputs(run_id),
-            store=stores.metadata,
-            artifacts=stores.artifacts,
-            registry=default_registry,
-            executor=create_executor("inline"),
-            settings=settings,
-            use_cache=options.use_cache,
-            continue_on_failure=True,
-            only=node_name,
-        )
+        options.executor, options.continue_on_failure = "inline", True
+        outputs = stores.metadata.get_outputs(run_id)
+        runner = _runner(stores, graph, run, tasks, outputs, options, None, only=node_name)
         runner.execute()
         return runner.tasks[node_name]
 

@@ -9,6 +9,7 @@ default) and any fsspec URL (object storage).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import secrets
@@ -106,27 +107,35 @@ class LocalArtifactStore(ArtifactStore):
         final = self.path(digest)
         if final.exists():
             return StoredBlob(digest, size)
-        self._prepare()
-        # Write beside the final place and rename: readers never see a partial
-        # file, and a crash leaves only a temporary file behind.
-        temporary = self._tmp / f"{secrets.token_hex(8)}.part"
+        temporary = self._temporary()
         try:
             with open(temporary, "wb") as handle:
                 handle.write(data)
-            temporary.chmod(0o444)
-            try:
-                os.replace(temporary, final)
-            except FileNotFoundError:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temporary, final)
+            self._publish(temporary, final)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
         return StoredBlob(digest, size)
 
-    def write_with(self, write: Callable[[str], None]) -> StoredBlob:
+    def _temporary(self) -> Path:
+        # Written beside the final place and renamed: readers never see a
+        # partial file, and a crash leaves only a temporary file behind.
         self._prepare()
-        temporary = self._tmp / f"{secrets.token_hex(8)}.part"
+        return self._tmp / f"{secrets.token_hex(8)}.part"
+
+    def _publish(self, temporary: Path, final: Path) -> None:
+        if final.exists():  # the same bytes are already stored
+            temporary.unlink()
+            return
+        temporary.chmod(0o444)
+        try:
+            os.replace(temporary, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, final)
+
+    def write_with(self, write: Callable[[str], None]) -> StoredBlob:
+        temporary = self._temporary()
         try:
             write(str(temporary))
             with open(temporary, "rb") as handle:
@@ -140,16 +149,7 @@ class LocalArtifactStore(ArtifactStore):
                 finally:
                     if isinstance(data, mmap.mmap):
                         data.close()
-            final = self.path(digest)
-            if final.exists():
-                temporary.unlink()
-                return StoredBlob(digest, size)
-            temporary.chmod(0o444)
-            try:
-                os.replace(temporary, final)
-            except FileNotFoundError:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temporary, final)
+            self._publish(temporary, self.path(digest))
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
@@ -209,10 +209,8 @@ class FsspecArtifactStore(ArtifactStore):
             self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
             self.fs.mv(temporary, final)
         except Exception as exc:
-            try:
+            with contextlib.suppress(Exception):  # best effort: it may not exist
                 self.fs.rm(temporary)
-            except Exception:  # best effort: the temporary may not exist
-                pass
             raise StoreError(f"cannot write artifact to {self.url}: {exc}") from exc
         return StoredBlob(digest, size)
 
