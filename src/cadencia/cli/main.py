@@ -305,6 +305,11 @@ def lineage(ref: tuple[str, ...], home: str | None, as_json: bool) -> None:
             render.lineage_text(result)
 
 
+from cadencia.cli.demo import demo  # noqa: E402 - the ML lifecycle demo (issue 3)
+
+cli.add_command(demo)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="cadencia")
