@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from cadencia.errors import StoreError
@@ -41,6 +42,10 @@ class SQLAlchemyBackend(SQLBackend):
         try:
             self.engine = sqlalchemy.create_engine(url, pool_pre_ping=True)
             self.dialect = self.engine.dialect.name
+            database = self.engine.url.database
+            if self.dialect == "sqlite" and database and database != ":memory:":
+                # Like the embedded backend: a new home's folder is created on first use.
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
         except Exception as exc:
             raise StoreError(f"cannot use metadata database {self.url}: {exc}") from exc
 

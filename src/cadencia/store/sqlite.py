@@ -10,6 +10,7 @@ home wait for each other instead of failing to upgrade a read lock.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,10 +35,24 @@ class SQLiteBackend(SQLBackend):
                 check_same_thread=False,
             )
             self.connection.row_factory = sqlite3.Row
-            self.connection.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal()
             self.connection.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the metadata database {self.path}: {exc}") from exc
+
+    def _enable_wal(self) -> None:
+        # Switching a new database to WAL needs an exclusive lock, and SQLite answers
+        # "database is locked" at once (the busy timeout does not apply) while another
+        # process opening the same new home holds it: wait for that process instead.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self.connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -45,6 +60,10 @@ class SQLiteBackend(SQLBackend):
         try:
             cursor.execute("BEGIN IMMEDIATE")
             yield cursor
+        except sqlite3.Error as exc:
+            if self.connection.in_transaction:
+                self.connection.rollback()
+            raise StoreError(f"metadata transaction failed on {self.path}: {exc}") from exc
         except BaseException:
             if self.connection.in_transaction:
                 self.connection.rollback()
@@ -60,7 +79,7 @@ class SQLiteBackend(SQLBackend):
     def fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         try:
             return [dict(row) for row in self.connection.execute(sql, params or {})]
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise StoreError(f"metadata query failed on {self.path}: {exc}") from exc
 
     def rowcount(self, result: Any) -> int:
