@@ -71,6 +71,8 @@ def _result(run: object, home: Path) -> str:
         verdict = "promoted" if decision.get("promoted") else "kept on staging"
         if decision.get("reason") == "already production":
             verdict = "already production"
+        elif str(decision.get("reason", "")).startswith("decided earlier"):
+            verdict = "decided earlier"
         return (f"AUC {report['roc_auc']:.3f}, v{decision['model']['version']} {verdict}")
     if run.pipeline == "batch_prediction_pipeline":
         written = lifecycle.output_of(run, home, "write_predictions")

@@ -75,6 +75,7 @@ class WebhookNotifier(Notifier):
                 logger.info("notified webhook %s: %s", redact(self.url), subject)
                 return
             except urllib.error.HTTPError as exc:
+                exc.close()  # it holds the response's socket
                 last = f"HTTP {exc.code}"
                 if exc.code < 500:
                     break

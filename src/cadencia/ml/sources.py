@@ -170,6 +170,7 @@ def _read_http(url: str, timeout: float) -> bytes:
             data = bytes(response.read())
             length = response.headers.get("Content-Length")
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response's socket
         if exc.code >= 500 or exc.code in (408, 429):
             raise OSError(f"HTTP {exc.code} {exc.reason}") from exc
         raise _Permanent(f"HTTP {exc.code} {exc.reason}") from exc

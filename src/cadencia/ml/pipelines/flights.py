@@ -337,6 +337,12 @@ def promote(
     if champion is not None and champion.version == challenger.version:
         return {"model": registered, "promoted": False, "reason": "already production",
                 "production_version": champion.version}
+    earlier = client.get_model_version(challenger.name, challenger.version).tags
+    if "promotion.decision" in earlier:  # decided once per version (a cached re-run)
+        return {"model": registered, "promoted": False, "production_version":
+                champion.version if champion else None,
+                "reason": f"decided earlier: {earlier['promotion.decision']}: "
+                f"{earlier.get('promotion.reason', '')}"}
     champion_metrics = None
     if champion is not None:
         threshold = float(client.get_model_version(champion.name, champion.version).tags.get(
