@@ -215,8 +215,9 @@ class FsspecArtifactStore(ArtifactStore):
         return StoredBlob(digest, size)
 
     def read(self, digest: str) -> Buffer:
+        path = self._path(digest)  # a malformed digest is its own error, not a read failure
         try:
-            data = self.fs.cat_file(self._path(digest))
+            data = self.fs.cat_file(path)
         except FileNotFoundError:
             raise NotFoundError(f"artifact {digest} is missing from {self.url}") from None
         except Exception as exc:
