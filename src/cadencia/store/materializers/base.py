@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import typing
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -35,6 +36,9 @@ class Materializer(ABC):
     def can_save(self, value: Any) -> bool:
         """A last check on a value whose type matched (e.g. no object arrays)."""
         return True
+
+    refusal: ClassVar[str] = ""
+    """Why ``can_save`` may refuse a value of a handled type, for the error message."""
 
     @abstractmethod
     def dump(self, value: Any) -> Buffer:
@@ -124,8 +128,9 @@ class MaterializerRegistry:
                 return fallback
         if allow_pickle:
             return self.get("pickle")
+        why = f": {by_type.refusal}" if by_type is not None and by_type.refusal else ""
         raise MaterializationError(
-            f"no materializer stores a value of type {qualified_name(type(value))}. Return a "
+            f"no materializer stores a value of type {qualified_name(type(value))}{why}. Return a "
             f"type cadencia stores natively ({self.supported()}), register a Materializer for "
             "this type, or opt in to pickle for this step with @step(pickle=True) — pickle "
             "files run code when loaded, so only use it for artifacts you trust."
@@ -133,8 +138,11 @@ class MaterializerRegistry:
 
     def supports_annotation(self, annotation: Any) -> bool:
         """False only when ``annotation`` is a class no materializer can store."""
-        if not isinstance(annotation, type) or annotation is inspect.Parameter.empty:
-            return True
+        if (
+            not isinstance(annotation, type)
+            or annotation in (inspect.Parameter.empty, typing.Any, object)
+        ):
+            return True  # not one concrete class (typing.Any is a class since 3.11): undecided
         if self.for_type(annotation) is not None:
             return True
         return any(_annotation_fits(fallback, annotation) for fallback in self._fallbacks)
