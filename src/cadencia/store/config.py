@@ -50,8 +50,10 @@ class Settings:
 def mask_url(url: str) -> str:
     """Hide the password of ``scheme://user:password@host/...`` (secrets are never logged)."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
         return url
-    credentials, _, host = rest.partition("@")
+    # The last '@' ends the credentials: a password may hold an unescaped '@'.
+    credentials, _, host = authority.rpartition("@")
     user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    return f"{scheme}://{user}:***@{host}{slash}{path}" if ":" in credentials else url
