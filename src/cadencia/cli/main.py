@@ -213,11 +213,16 @@ def show(run_id: str, home: str | None, as_json: bool) -> None:
 
 
 def _existing(home: str | None, run_id: str) -> Any:
+    return _existing_store(home, f"run with id {run_id!r}")
+
+
+def _existing_store(home: str | None, what: str) -> Any:
+    """The settings of a home that has a store; reading commands never create one."""
     from cadencia.errors import NotFoundError
 
     settings = _settings(home)
     if not _has_store(settings):
-        raise NotFoundError(f"no run with id {run_id!r}: there is no cadencia store in {settings.home}")
+        raise NotFoundError(f"no {what}: there is no cadencia store in {settings.home}")
     return settings
 
 
@@ -289,7 +294,10 @@ def lineage(ref: tuple[str, ...], home: str | None, as_json: bool) -> None:
     from cadencia.cli import render
     from cadencia.client import Client
 
-    settings = _settings(home)
+    if len(ref) > 3:
+        raise UsageError("lineage takes DIGEST, or RUN_ID STEP [OUTPUT]")
+    what = f"artifact {ref[0]!r}" if len(ref) == 1 else f"run with id {ref[0]!r}"
+    settings = _existing_store(home, what)
     with Client(settings=settings) as client:
         if len(ref) == 1:
             digest = ref[0]
