@@ -23,23 +23,39 @@ def _ts(text: str) -> pd.Timestamp:
 @pytest.fixture
 def store(tmp_path: Path) -> FeatureStore:
     store = FeatureStore(tmp_path / "features")
-    store.write(STATS, pd.DataFrame({
-        "carrier": ["UA", "UA", "UA", "AA"],
-        "event_timestamp": [_ts("2013-01-01 04:00"), _ts("2013-01-02 04:00"),
-                            _ts("2013-01-03 04:00"), _ts("2013-01-02 04:00")],
-        "delay_rate": [0.1, 0.2, 0.3, 0.9],
-    }), "month=01")
+    store.write(
+        STATS,
+        pd.DataFrame(
+            {
+                "carrier": ["UA", "UA", "UA", "AA"],
+                "event_timestamp": [
+                    _ts("2013-01-01 04:00"),
+                    _ts("2013-01-02 04:00"),
+                    _ts("2013-01-03 04:00"),
+                    _ts("2013-01-02 04:00"),
+                ],
+                "delay_rate": [0.1, 0.2, 0.3, 0.9],
+            }
+        ),
+        "month=01",
+    )
     return store
 
 
 def test_historical_features_never_come_from_the_future(store: FeatureStore) -> None:
-    entities = pd.DataFrame({
-        "flight_id": ["a", "b", "c", "d", "e"],
-        "carrier": ["UA", "UA", "UA", "AA", "AA"],
-        "event_timestamp": [_ts("2013-01-01 03:59"), _ts("2013-01-02 03:59"),
-                            _ts("2013-01-02 04:00"), _ts("2013-01-01 12:00"),
-                            _ts("2013-01-09 00:00")],
-    })
+    entities = pd.DataFrame(
+        {
+            "flight_id": ["a", "b", "c", "d", "e"],
+            "carrier": ["UA", "UA", "UA", "AA", "AA"],
+            "event_timestamp": [
+                _ts("2013-01-01 03:59"),
+                _ts("2013-01-02 03:59"),
+                _ts("2013-01-02 04:00"),
+                _ts("2013-01-01 12:00"),
+                _ts("2013-01-09 00:00"),
+            ],
+        }
+    )
     joined = store.get_historical_features(entities, [STATS])
     assert joined["flight_id"].tolist() == ["a", "b", "c", "d", "e"]  # order kept
     values = joined["carrier_stats__delay_rate"].tolist()
@@ -51,8 +67,9 @@ def test_historical_features_never_come_from_the_future(store: FeatureStore) -> 
 
 def test_a_ttl_hides_stale_values(store: FeatureStore) -> None:
     fresh = FeatureView("carrier_stats", ("carrier",), ("delay_rate",), ttl=dt.timedelta(days=2))
-    entities = pd.DataFrame({"carrier": ["AA", "AA"],
-                             "event_timestamp": [_ts("2013-01-03"), _ts("2013-01-09")]})
+    entities = pd.DataFrame(
+        {"carrier": ["AA", "AA"], "event_timestamp": [_ts("2013-01-03"), _ts("2013-01-09")]}
+    )
     values = store.get_historical_features(entities, [fresh])["carrier_stats__delay_rate"]
     assert values.iloc[0] == 0.9 and pd.isna(values.iloc[1])
 
@@ -78,7 +95,9 @@ def test_online_reads_before_materializing_say_what_to_do(tmp_path: Path) -> Non
 
 
 def test_a_missing_partition_says_how_to_make_it(store: FeatureStore) -> None:
-    with pytest.raises(FeatureStoreError, match=r"no partition month=07 .* \(it has: month=01\); run the ETL"):
+    with pytest.raises(
+        FeatureStoreError, match=r"no partition month=07 .* \(it has: month=01\); run the ETL"
+    ):
         store.read(STATS, ["month=07"])
 
 

@@ -38,19 +38,28 @@ def _receiver(received: list[dict[str, Any]], fail_first: int = 0) -> type:
 def test_webhook_posts_json(serve: Callable[..., str], caplog: pytest.LogCaptureFixture) -> None:
     received: list[dict[str, Any]] = []
     base = serve(handler=_receiver(received, fail_first=1))
-    notifier = WebhookNotifier(f"{base}/hooks/secret-token?key=abc",
-                               headers={"Authorization": "Bearer s3cret"}, retry_delay=0.01)
+    notifier = WebhookNotifier(
+        f"{base}/hooks/secret-token?key=abc",
+        headers={"Authorization": "Bearer s3cret"},
+        retry_delay=0.01,
+    )
     with caplog.at_level(logging.INFO, logger="cadencia.ml.notify"):
         notifier.notify(subject="done", message="42 rows", payload={"rows": 42})
-    assert received == [{"body": {"subject": "done", "message": "42 rows", "payload": {"rows": 42}},
-                         "auth": "Bearer s3cret"}]
+    assert received == [
+        {
+            "body": {"subject": "done", "message": "42 rows", "payload": {"rows": 42}},
+            "auth": "Bearer s3cret",
+        }
+    ]
     assert "secret-token" not in caplog.text and "s3cret" not in caplog.text
 
 
 def test_webhook_failure_is_clear_and_hides_the_secret(serve: Callable[..., str]) -> None:
     base = serve(handler=_receiver([], fail_first=10))
     notifier = WebhookNotifier(f"{base}/token-123", retries=1, retry_delay=0.01)
-    with pytest.raises(NotificationError, match=r"did not accept the notification \(HTTP 502\)") as raised:
+    with pytest.raises(
+        NotificationError, match=r"did not accept the notification \(HTTP 502\)"
+    ) as raised:
         notifier.notify(subject="s", message="m", payload={})
     assert "token-123" not in str(raised.value)
 

@@ -23,8 +23,13 @@ def test_the_challenger_must_beat_the_champion_by_the_minimum() -> None:
 
 
 def test_lower_is_better_metrics_and_ceilings() -> None:
-    policy = PromotionPolicy(metric="log_loss", greater_is_better=False, min_improvement=0.001,
-                             floors={}, ceilings={"ece": 0.05})
+    policy = PromotionPolicy(
+        metric="log_loss",
+        greater_is_better=False,
+        min_improvement=0.001,
+        floors={},
+        ceilings={"ece": 0.05},
+    )
     assert policy.decide({"log_loss": 0.48, "ece": 0.01}, {"log_loss": 0.50}).promote
     miscalibrated = policy.decide({"log_loss": 0.40, "ece": 0.2}, {"log_loss": 0.50})
     assert not miscalibrated.promote and "ece 0.2000 > ceiling 0.05" in miscalibrated.reason

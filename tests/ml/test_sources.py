@@ -42,7 +42,9 @@ def test_a_missing_month_names_the_months_available(source_dir: Path) -> None:
     write_manifest(source_dir)
     with pytest.raises(DataSourceError, match=r"month 12 of 'flights' does not exist .*1, 2, 3"):
         PartitionSource(str(source_dir)).read_partition("flights", 12)
-    with pytest.raises(DataSourceError, match="month 13 is invalid: it must be a whole number 1-12"):
+    with pytest.raises(
+        DataSourceError, match="month 13 is invalid: it must be a whole number 1-12"
+    ):
         PartitionSource(str(source_dir)).read_partition("flights", 13)
 
 
@@ -86,7 +88,9 @@ def _closed_port() -> int:
 
 def test_an_unreachable_url_fails_after_retries() -> None:
     source = PartitionSource(f"http://127.0.0.1:{_closed_port()}/data", retries=2, retry_delay=0.01)
-    with pytest.raises(DataSourceError, match=r"could not be fetched .* after 3 attempts .*reachable"):
+    with pytest.raises(
+        DataSourceError, match=r"could not be fetched .* after 3 attempts .*reachable"
+    ):
         source.read_partition("flights", 1)
 
 
@@ -116,5 +120,7 @@ def test_transient_server_errors_are_retried(source_dir: Path, serve: Callable[.
 def test_not_found_is_not_retried(source_dir: Path, serve: Callable[..., str]) -> None:
     base = serve(source_dir)
     (source_dir / "flights" / "month=05.parquet").unlink()  # listed, but gone
-    with pytest.raises(DataSourceError, match="partition flights/month=05.parquet cannot be read .* HTTP 404"):
+    with pytest.raises(
+        DataSourceError, match="partition flights/month=05.parquet cannot be read .* HTTP 404"
+    ):
         PartitionSource(base, retries=5, retry_delay=5).read_partition("flights", 5)

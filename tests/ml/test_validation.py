@@ -47,10 +47,14 @@ def test_too_many_bad_rows_fail_the_partition(march: pd.DataFrame) -> None:
     ("damage", "message"),
     [
         (lambda f: f.drop(columns=["arr_delay"]), "column 'arr_delay' .* is missing"),
-        (lambda f: f.rename(columns={"dep_delay": "departure_delay"}),
-         "column 'dep_delay' .* is missing \\(renamed to 'departure_delay'\\?\\)"),
-        (lambda f: f.assign(distance=f["distance"].astype(str) + " mi"),
-         "column 'distance' has type str .*expected int"),
+        (
+            lambda f: f.rename(columns={"dep_delay": "departure_delay"}),
+            "column 'dep_delay' .* is missing \\(renamed to 'departure_delay'\\?\\)",
+        ),
+        (
+            lambda f: f.assign(distance=f["distance"].astype(str) + " mi"),
+            "column 'distance' has type str .*expected int",
+        ),
         (lambda f: f.assign(arr_delay=np.nan), "column 'arr_delay' is entirely null"),
         (lambda f: f.iloc[:0], "the partition has no rows"),
         (lambda f: f.assign(month=4), "28834 rows have month other than 3"),

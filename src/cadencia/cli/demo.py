@@ -42,16 +42,22 @@ def demo(home: str, trials: int) -> None:
     for column in ("what", "run id", "s", "steps", "result"):
         table.add_column(column, no_wrap=column == "run id")
     for run in runs:
-        table.add_row(run.label, run.result["run_id"], f"{run.seconds:.1f}", run.counts,
-                      _result(run, root))
+        table.add_row(
+            run.label, run.result["run_id"], f"{run.seconds:.1f}", run.counts, _result(run, root)
+        )
     console.print(table)
 
     versions = Table(title=f"registered model '{MODEL_NAME}' (MLflow)")
     for column in ("version", "aliases", "eval month", "ROC AUC", "promotion"):
         versions.add_column(column)
     for row in lifecycle.model_versions(MODEL_NAME):
-        versions.add_row(row["version"], row["aliases"], row["eval_month"], row["roc_auc"],
-                         f"{row['decision']}: {row['reason']}" if row["decision"] else "")
+        versions.add_row(
+            row["version"],
+            row["aliases"],
+            row["eval_month"],
+            row["roc_auc"],
+            f"{row['decision']}: {row['reason']}" if row["decision"] else "",
+        )
     console.print(versions)
     console.print(f"done in {total:.1f} s. Look at it:")
     console.print(f"  mlflow ui --backend-store-uri {paths.mlflow_tracking_uri()}")
@@ -73,7 +79,7 @@ def _result(run: object, home: Path) -> str:
             verdict = "already production"
         elif str(decision.get("reason", "")).startswith("decided earlier"):
             verdict = "decided earlier"
-        return (f"AUC {report['roc_auc']:.3f}, v{decision['model']['version']} {verdict}")
+        return f"AUC {report['roc_auc']:.3f}, v{decision['model']['version']} {verdict}"
     if run.pipeline == "batch_prediction_pipeline":
         written = lifecycle.output_of(run, home, "write_predictions")
         return f"{written['rows']} scored by v{written['model_version']}"

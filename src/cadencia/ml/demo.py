@@ -42,21 +42,37 @@ def plan(trials: int) -> list[DemoRun]:
     etl = [DemoRun(f"ETL month {m}", "etl_feature_engineering", {"month": m}) for m in range(1, 6)]
     return [
         *etl,
-        DemoRun("train Jan-Feb, eval Mar", "ml_training_pipeline",
-                {"train_months": "1,2", "eval_month": 3, "trials": trials}),
-        DemoRun("train Jan-Mar, eval Apr", "ml_training_pipeline",
-                {"train_months": "1,2,3", "eval_month": 4, "trials": trials}),
+        DemoRun(
+            "train Jan-Feb, eval Mar",
+            "ml_training_pipeline",
+            {"train_months": "1,2", "eval_month": 3, "trials": trials},
+        ),
+        DemoRun(
+            "train Jan-Mar, eval Apr",
+            "ml_training_pipeline",
+            {"train_months": "1,2,3", "eval_month": 4, "trials": trials},
+        ),
         DemoRun("batch predict May", "batch_prediction_pipeline", {"month": 5}),
     ]
 
 
 def run_one(run: DemoRun, home: Path) -> None:
-    command = [sys.executable, "-m", "cadencia.cli.main", "run", f"{MODULE}:{run.pipeline}",
-               "--json", "--home", str(home)]
+    command = [
+        sys.executable,
+        "-m",
+        "cadencia.cli.main",
+        "run",
+        f"{MODULE}:{run.pipeline}",
+        "--json",
+        "--home",
+        str(home),
+    ]
     for name, value in run.params.items():
         command += ["-p", f"{name}={value}"]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=os.environ.copy(), check=False
+    )
     run.seconds = time.perf_counter() - started
     try:
         run.result = json.loads(done.stdout)
@@ -91,12 +107,14 @@ def model_versions(model_name: str) -> list[dict[str, Any]]:
     rows = []
     for version in client.search_model_versions(f"name = '{model_name}'"):
         detail = client.get_model_version(model_name, version.version)
-        rows.append({
-            "version": str(version.version),
-            "aliases": ",".join(getattr(detail, "aliases", []) or []),
-            "roc_auc": detail.tags.get("eval.roc_auc", ""),
-            "eval_month": detail.tags.get("eval_month", ""),
-            "decision": detail.tags.get("promotion.decision", ""),
-            "reason": detail.tags.get("promotion.reason", ""),
-        })
+        rows.append(
+            {
+                "version": str(version.version),
+                "aliases": ",".join(getattr(detail, "aliases", []) or []),
+                "roc_auc": detail.tags.get("eval.roc_auc", ""),
+                "eval_month": detail.tags.get("eval_month", ""),
+                "decision": detail.tags.get("promotion.decision", ""),
+                "reason": detail.tags.get("promotion.reason", ""),
+            }
+        )
     return sorted(rows, key=lambda row: int(row["version"]))

@@ -41,7 +41,9 @@ def evaluate(
     labels = np.asarray(labels, dtype="int64")
     scores = np.clip(np.asarray(scores, dtype="float64"), 1e-7, 1 - 1e-7)
     predicted = (scores >= threshold).astype("int64")
-    tn, fp, fn, tp = (int(v) for v in metrics.confusion_matrix(labels, predicted, labels=[0, 1]).ravel())
+    tn, fp, fn, tp = (
+        int(v) for v in metrics.confusion_matrix(labels, predicted, labels=[0, 1]).ravel()
+    )
     calibration = _calibration(labels, scores)
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(ROC_POINTS, len(fpr))).astype(int))
@@ -75,11 +77,13 @@ def _calibration(labels: np.ndarray, scores: np.ndarray) -> list[dict[str, float
     for index in range(CALIBRATION_BINS):
         mask = which == index
         if mask.any():
-            bins.append({
-                "mean_score": float(scores[mask].mean()),
-                "observed_rate": float(labels[mask].mean()),
-                "count": float(mask.sum()),
-            })
+            bins.append(
+                {
+                    "mean_score": float(scores[mask].mean()),
+                    "observed_rate": float(labels[mask].mean()),
+                    "count": float(mask.sum()),
+                }
+            )
     return bins
 
 

@@ -88,7 +88,7 @@ def flight_features(joined: pd.DataFrame) -> pd.DataFrame:
             "sched_dep_hour": joined["hour"] + joined["minute"] / 60.0,
             "sched_arr_hour": (joined["sched_arr_time"] // 100)
             + (joined["sched_arr_time"] % 100) / 60.0,
-            "day_of_week": _local_dates(joined).dt.dayofweek.astype("int64"),
+            "day_of_week": _local_dates(joined).dt.day_of_week.astype("int64"),
             "day_of_month": joined["day"].astype("int64"),
             "distance": joined["distance"].astype("float64"),
         }

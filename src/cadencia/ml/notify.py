@@ -61,10 +61,13 @@ class WebhookNotifier(Notifier):
         self.retry_delay = retry_delay
 
     def notify(self, *, subject: str, message: str, payload: Mapping[str, Any]) -> None:
-        body = json.dumps({"subject": subject, "message": message, "payload": payload},
-                          default=str).encode()
+        body = json.dumps(
+            {"subject": subject, "message": message, "payload": payload}, default=str
+        ).encode()
         request = urllib.request.Request(
-            self.url, data=body, method="POST",
+            self.url,
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "cadencia", **self.headers},
         )
         last = ""

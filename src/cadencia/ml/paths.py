@@ -35,18 +35,37 @@ def optuna_dir() -> Path:
     return home() / "optuna"
 
 
-def mlflow_tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else MLflow on SQLite inside the cadencia home."""
+_defaults_set: set[str] = set()
+"""URIs this process derived from a cadencia home. ``mlflow.set_tracking_uri`` copies
+its argument into ``MLFLOW_TRACKING_URI``, which must not then pass for the user's choice
+(a later run in the same process may use another home)."""
+
+
+def user_tracking_uri() -> str | None:
+    """``MLFLOW_TRACKING_URI`` as the user set it, if they did."""
     configured = os.environ.get("MLFLOW_TRACKING_URI")
+    return configured if configured and configured not in _defaults_set else None
+
+
+def mlflow_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when the user set it, else MLflow on SQLite in the cadencia home."""
+    configured = user_tracking_uri()
     if configured:
         return configured
     root = home()
     root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    _defaults_set.add(uri)
+    return uri
+
+
+def mlflow_registry_uri(tracking_uri: str) -> str:
+    configured = os.environ.get("MLFLOW_REGISTRY_URI")
+    return configured if configured and configured not in _defaults_set else tracking_uri
 
 
 def mlflow_artifact_location() -> str | None:
     """Where new experiments keep artifacts: a local folder, unless a server decides."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    if user_tracking_uri():
         return None
     return (home() / "mlartifacts").as_uri()

@@ -19,7 +19,9 @@ def _figure(width: float = 5.0, height: float = 4.0) -> tuple[Figure, Any]:
 
 def roc_curve(report: Mapping[str, Any]) -> Figure:
     figure, axes = _figure()
-    axes.plot(report["roc"]["fpr"], report["roc"]["tpr"], label=f"AUC {report['metrics']['roc_auc']:.3f}")
+    axes.plot(
+        report["roc"]["fpr"], report["roc"]["tpr"], label=f"AUC {report['metrics']['roc_auc']:.3f}"
+    )
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
     axes.legend(loc="lower right")
@@ -46,7 +48,9 @@ def confusion_matrix(report: Mapping[str, Any]) -> Figure:
     axes.set_xticks([0, 1], labels=["on time", "delayed"])
     axes.set_yticks([0, 1], labels=["on time", "delayed"])
     threshold = report["metrics"]["threshold"]
-    axes.set(xlabel="predicted", ylabel="actual", title=f"confusion matrix (threshold {threshold:.2f})")
+    axes.set(
+        xlabel="predicted", ylabel="actual", title=f"confusion matrix (threshold {threshold:.2f})"
+    )
     figure.tight_layout()
     return figure
 
@@ -56,8 +60,11 @@ def calibration(report: Mapping[str, Any]) -> Figure:
     figure, axes = _figure()
     axes.plot([b["mean_score"] for b in bins], [b["observed_rate"] for b in bins], marker="o")
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
-    axes.set(xlabel="mean predicted probability", ylabel="observed delay rate",
-             title=f"calibration (ECE {report['metrics']['ece']:.3f})")
+    axes.set(
+        xlabel="mean predicted probability",
+        ylabel="observed delay rate",
+        title=f"calibration (ECE {report['metrics']['ece']:.3f})",
+    )
     figure.tight_layout()
     return figure
 

@@ -64,13 +64,17 @@ class PromotionPolicy:
                 False,
                 f"{self.metric} {value:.4f} vs champion {champion_value:.4f}: improvement "
                 f"{gain:+.4f} is below the required {self.min_improvement:g}",
-                value, champion_value, gain,
+                value,
+                champion_value,
+                gain,
             )
         return Decision(
             True,
             f"{self.metric} {value:.4f} beats champion {champion_value:.4f} by {gain:+.4f} "
             f"(required {self.min_improvement:g})",
-            value, champion_value, gain,
+            value,
+            champion_value,
+            gain,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -121,7 +125,7 @@ def apply(
         "challenger_value": decision.challenger_value,
         "champion_value": decision.champion_value,
         "champion_version": champion.version if champion else None,
-        "production_version": challenger.version if decision.promote else (
-            champion.version if champion else None
-        ),
+        "production_version": challenger.version
+        if decision.promote
+        else (champion.version if champion else None),
     }

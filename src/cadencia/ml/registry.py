@@ -64,7 +64,10 @@ def register(
         except MlflowException:  # created concurrently
             pass
     version = mlflow_client.create_model_version(
-        name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()},
+        name,
+        model_uri,
+        run_id=run_id,
+        tags={k: str(v) for k, v in tags.items()},
         description=description,
     )
     mlflow_client.set_registered_model_alias(name, STAGING, version.version)

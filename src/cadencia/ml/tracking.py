@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -35,7 +34,7 @@ def client() -> MlflowClient:
 
     uri = paths.mlflow_tracking_uri()
     mlflow.set_tracking_uri(uri)
-    registry = os.environ.get("MLFLOW_REGISTRY_URI") or uri
+    registry = paths.mlflow_registry_uri(uri)
     mlflow.set_registry_uri(registry)
     return MlflowClient(tracking_uri=uri, registry_uri=registry)
 
@@ -48,7 +47,11 @@ def experiment_id(mlflow_client: MlflowClient, name: str) -> str:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(mlflow_client.create_experiment(name, artifact_location=paths.mlflow_artifact_location()))
+        return str(
+            mlflow_client.create_experiment(
+                name, artifact_location=paths.mlflow_artifact_location()
+            )
+        )
     except MlflowException:  # created by a concurrent run in the meantime
         found = mlflow_client.get_experiment_by_name(name)
         if found is None:
@@ -61,7 +64,11 @@ def git_sha(start: Path | None = None) -> str | None:
     folder = start or Path(__file__).parent
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
@@ -135,13 +142,34 @@ def log_trials(
             tags={"mlflow.parentRunId": parent_run_id, f"{TAG_PREFIX}kind": "tuning-trial"},
         )
         params = {k.removeprefix("param_"): v for k, v in row.items() if k.startswith("param_")}
-        metrics = {"valid_roc_auc": row["value"], "seconds": row["seconds"], "rounds": row["rounds"]}
-        log_batch(mlflow_client, child.info.run_id, params=params, metrics=metrics,
-                  tags={"state": row["state"]})
+        metrics = {
+            "valid_roc_auc": row["value"],
+            "seconds": row["seconds"],
+            "rounds": row["rounds"],
+        }
+        log_batch(
+            mlflow_client,
+            child.info.run_id,
+            params=params,
+            metrics=metrics,
+            tags={"state": row["state"]},
+        )
         mlflow_client.set_terminated(
             child.info.run_id, status="FINISHED" if row["state"] == "COMPLETE" else "FAILED"
         )
-    mlflow_client.log_table(parent_run_id, pd.DataFrame(tuning["trials"]), "tuning/trials.json")
+    table = pd.DataFrame(tuning["trials"]).sort_values("value", ascending=False)
+    mlflow_client.log_text(parent_run_id, table.to_csv(index=False), "tuning/trials.csv")
+    mlflow_client.log_text(
+        parent_run_id,
+        table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False),
+        "tuning/trials.txt",
+    )
+
+
+def _has_tabulate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None
 
 
 def log_plots(mlflow_client: MlflowClient, run_id: str, report: Mapping[str, Any]) -> None:
@@ -151,18 +179,24 @@ def log_plots(mlflow_client: MlflowClient, run_id: str, report: Mapping[str, Any
         mlflow_client.log_figure(run_id, figure, artifact_file)
 
 
-def log_report(mlflow_client: MlflowClient, run_id: str, report: Mapping[str, Any], name: str) -> None:
+def log_report(
+    mlflow_client: MlflowClient, run_id: str, report: Mapping[str, Any], name: str
+) -> None:
     mlflow_client.log_dict(run_id, dict(report), name)
 
 
-def log_lightgbm_model(
-    run_id: str, model: Any, input_example: Any, *, name: str = "model"
-) -> str:
+def log_lightgbm_model(run_id: str, model: Any, input_example: Any, *, name: str = "model") -> str:
     """Log the booster with MLflow's lightgbm flavor, a signature and an input example;
     returns the model URI (``models:/<model id>``)."""
     import mlflow
+    import pandas as pd
     from mlflow.models import infer_signature
 
+    # object-dtype column labels: MLflow compares them with a range, which pandas 3 warns
+    # about for its Arrow-backed string labels
+    input_example = input_example.set_axis(
+        pd.Index(list(input_example.columns), dtype=object), axis=1
+    )
     signature = infer_signature(input_example, model.predict(input_example))
     with mlflow.start_run(run_id=run_id):
         info = mlflow.lightgbm.log_model(

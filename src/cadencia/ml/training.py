@@ -35,7 +35,9 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[frame[LABEL].notna()].reset_index(drop=True)
 
 
-def temporal_split(frame: pd.DataFrame, valid_fraction: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+def temporal_split(
+    frame: pd.DataFrame, valid_fraction: float = 0.25
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Earlier rows to fit, the latest ``valid_fraction`` to validate (as the future will)."""
     ordered = frame.sort_values("event_timestamp", kind="stable").reset_index(drop=True)
     cut = int(len(ordered) * (1 - valid_fraction))
@@ -60,7 +62,9 @@ def fit(
     valid_sets = []
     if valid is not None:
         checked = labelled(valid)
-        valid_sets = [lgb.Dataset(model_matrix(checked), checked[LABEL].to_numpy(), reference=dataset)]
+        valid_sets = [
+            lgb.Dataset(model_matrix(checked), checked[LABEL].to_numpy(), reference=dataset)
+        ]
         callbacks = [lgb.early_stopping(30, verbose=False)]
     return lgb.train(
         settings, dataset, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks

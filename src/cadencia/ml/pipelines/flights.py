@@ -58,7 +58,11 @@ def extract(partition: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     """Fetch and verify the month's flights and weather and the planes table."""
     found = _source(partition["source"])
     flights_file, weather_file, planes_file = partition["files"]
-    return found.read_file(flights_file), found.read_file(weather_file), found.read_file(planes_file)
+    return (
+        found.read_file(flights_file),
+        found.read_file(weather_file),
+        found.read_file(planes_file),
+    )
 
 
 @step
@@ -69,10 +73,12 @@ def validate(
     from cadencia.ml import validation
 
     reports = [
-        validation.validate(flights, validation.FLIGHTS, partition=f"month={month:02d}",
-                            expect={"month": month}),
-        validation.validate(weather, validation.WEATHER, partition=f"month={month:02d}",
-                            expect={"month": month}),
+        validation.validate(
+            flights, validation.FLIGHTS, partition=f"month={month:02d}", expect={"month": month}
+        ),
+        validation.validate(
+            weather, validation.WEATHER, partition=f"month={month:02d}", expect={"month": month}
+        ),
         validation.validate(planes, validation.PLANES),
     ]
     for report in reports:
@@ -181,7 +187,9 @@ def load_training_sets(
 
 
 @step
-def tune_hyperparameters(train: pd.DataFrame, trials: int, seed: int, threads: int) -> dict[str, Any]:
+def tune_hyperparameters(
+    train: pd.DataFrame, trials: int, seed: int, threads: int
+) -> dict[str, Any]:
     """Optuna search (TPE) on a temporal split of the training months."""
     from cadencia.ml import tuning
 
@@ -189,7 +197,9 @@ def tune_hyperparameters(train: pd.DataFrame, trials: int, seed: int, threads: i
 
 
 @step
-def plan_study(versions: dict[str, str], trials: int, workers: int, seed: int) -> list[dict[str, Any]]:
+def plan_study(
+    versions: dict[str, str], trials: int, workers: int, seed: int
+) -> list[dict[str, Any]]:
     """A fresh shared Optuna study (journal file) and each worker's share of the trials."""
     import hashlib
     import json
@@ -200,7 +210,9 @@ def plan_study(versions: dict[str, str], trials: int, workers: int, seed: int) -
     name = "flights-" + hashlib.sha256(key.encode()).hexdigest()[:16]
     storage = paths.optuna_dir() / f"{name}.journal"
     storage.unlink(missing_ok=True)
-    shares = [trials // workers + (1 if index < trials % workers else 0) for index in range(workers)]
+    shares = [
+        trials // workers + (1 if index < trials % workers else 0) for index in range(workers)
+    ]
     return [
         {"study": name, "storage": str(storage), "trials": share, "seed": seed + index}
         for index, share in enumerate(shares)
@@ -216,8 +228,13 @@ def tune_worker(plan: dict[str, Any], train: pd.DataFrame) -> dict[str, float]:
     from cadencia.ml import tuning
 
     started = time.time()
-    tuning.run_trials(train, plan["trials"], storage_path=Path(plan["storage"]),
-                      study_name=plan["study"], seed=plan["seed"])
+    tuning.run_trials(
+        train,
+        plan["trials"],
+        storage_path=Path(plan["storage"]),
+        study_name=plan["study"],
+        seed=plan["seed"],
+    )
     return {"started": started, "ended": time.time()}
 
 
@@ -228,8 +245,12 @@ def collect_tuning(plans: list[dict[str, Any]], spans: list[dict[str, float]]) -
     from cadencia.ml import tuning
 
     seconds = max(s["ended"] for s in spans) - min(s["started"] for s in spans)
-    return tuning.collect(storage_path=Path(plans[0]["storage"]), study_name=plans[0]["study"],
-                          mode=f"processes x{len(plans)}", seconds=seconds)
+    return tuning.collect(
+        storage_path=Path(plans[0]["storage"]),
+        study_name=plans[0]["study"],
+        mode=f"processes x{len(plans)}",
+        seconds=seconds,
+    )
 
 
 @step
@@ -248,8 +269,10 @@ def evaluate_model(model: Any, evaluation: pd.DataFrame, tuning: dict[str, Any])
     from cadencia.ml.features import LABEL
 
     report = evaluating.evaluate(
-        evaluation[LABEL].to_numpy(), training.predict(model, evaluation),
-        threshold=tuning["threshold"], importance=training.feature_importance(model),
+        evaluation[LABEL].to_numpy(),
+        training.predict(model, evaluation),
+        threshold=tuning["threshold"],
+        importance=training.feature_importance(model),
     )
     print({name: round(value, 4) for name, value in report["metrics"].items()})
     return report
@@ -270,18 +293,30 @@ def log_training_run(
 
     client = tracking.client()
     run_id = tracking.start_run(
-        client, run_params["experiment"], run_name=f"train-{'-'.join(map(str, run_params['train_months']))}",
-        tags={"owner": run_params["owner"], "git_sha": tracking.git_sha() or "unknown",
-              "cadencia.kind": "training"},
+        client,
+        run_params["experiment"],
+        run_name=f"train-{'-'.join(map(str, run_params['train_months']))}",
+        tags={
+            "owner": run_params["owner"],
+            "git_sha": tracking.git_sha() or "unknown",
+            "cadencia.kind": "training",
+        },
     )
     with tracking.failing_marks_run(client, run_id):
         tracking.log_batch(
-            client, run_id,
-            params={**run_params, **{f"model.{k}": v for k, v in tuning["best_params"].items()},
-                    "tuning.mode": tuning["mode"], "tuning.trials": len(tuning["trials"])},
-            metrics={**{f"eval.{k}": v for k, v in report["metrics"].items()},
-                     "tuning.best_valid_roc_auc": tuning["best_value"],
-                     "tuning.trials_per_second": tuning["trials_per_second"]},
+            client,
+            run_id,
+            params={
+                **run_params,
+                **{f"model.{k}": v for k, v in tuning["best_params"].items()},
+                "tuning.mode": tuning["mode"],
+                "tuning.trials": len(tuning["trials"]),
+            },
+            metrics={
+                **{f"eval.{k}": v for k, v in report["metrics"].items()},
+                "tuning.best_valid_roc_auc": tuning["best_value"],
+                "tuning.trials_per_second": tuning["trials_per_second"],
+            },
             tags={f"data.{name.replace('=', '_')}": digest for name, digest in versions.items()},
         )
         tracking.log_trials(client, run_id, run_params["experiment"], tuning)
@@ -293,7 +328,9 @@ def log_training_run(
 
 @step(on_success=link_cadencia_run)
 def register_model(
-    logged: dict[str, Any], report: dict[str, Any], versions: dict[str, str],
+    logged: dict[str, Any],
+    report: dict[str, Any],
+    versions: dict[str, str],
     run_params: dict[str, Any],
 ) -> dict[str, Any]:
     """A new registered version (alias ``staging``) tagged with its lineage."""
@@ -313,8 +350,11 @@ def register_model(
         **{f"eval.{k}": round(v, 6) for k, v in report["metrics"].items()},
     }
     ref = registry.register(
-        tracking.client(), logged["model_uri"], run_params["model_name"],
-        run_id=logged["mlflow_run_id"], tags=tags,
+        tracking.client(),
+        logged["model_uri"],
+        run_params["model_name"],
+        run_id=logged["mlflow_run_id"],
+        tags=tags,
         description=f"trained on months {tags['train_months']}, evaluated on {tags['eval_month']}",
     )
     return ref.to_json()
@@ -322,7 +362,9 @@ def register_model(
 
 @step(cache=False)
 def promote(
-    registered: dict[str, Any], evaluation: pd.DataFrame, report: dict[str, Any],
+    registered: dict[str, Any],
+    evaluation: pd.DataFrame,
+    report: dict[str, Any],
     policy: dict[str, Any],
 ) -> dict[str, Any]:
     """Champion vs challenger on the same month; move ``production`` only if policy says so."""
@@ -335,21 +377,32 @@ def promote(
     rules = promotion.PromotionPolicy(**policy)
     champion = registry.resolve_alias(client, challenger.name, registry.PRODUCTION)
     if champion is not None and champion.version == challenger.version:
-        return {"model": registered, "promoted": False, "reason": "already production",
-                "production_version": champion.version}
+        return {
+            "model": registered,
+            "promoted": False,
+            "reason": "already production",
+            "production_version": champion.version,
+        }
     earlier = client.get_model_version(challenger.name, challenger.version).tags
     if "promotion.decision" in earlier:  # decided once per version (a cached re-run)
-        return {"model": registered, "promoted": False, "production_version":
-                champion.version if champion else None,
-                "reason": f"decided earlier: {earlier['promotion.decision']}: "
-                f"{earlier.get('promotion.reason', '')}"}
+        return {
+            "model": registered,
+            "promoted": False,
+            "production_version": champion.version if champion else None,
+            "reason": f"decided earlier: {earlier['promotion.decision']}: "
+            f"{earlier.get('promotion.reason', '')}",
+        }
     champion_metrics = None
     if champion is not None:
-        threshold = float(client.get_model_version(champion.name, champion.version).tags.get(
-            "threshold", report["metrics"]["threshold"]))
+        threshold = float(
+            client.get_model_version(champion.name, champion.version).tags.get(
+                "threshold", report["metrics"]["threshold"]
+            )
+        )
         scores = training.predict(registry.load_booster(champion), evaluation)
         champion_metrics = evaluating.evaluate(
-            evaluation[LABEL].to_numpy(), scores, threshold=threshold)["metrics"]
+            evaluation[LABEL].to_numpy(), scores, threshold=threshold
+        )["metrics"]
     decision = rules.decide(report["metrics"], champion_metrics)
     outcome = promotion.apply(client, rules, decision, challenger, champion)
     print(("PROMOTED: " if decision.promote else "NOT PROMOTED: ") + decision.reason)
@@ -380,8 +433,13 @@ def ml_training_pipeline(
             "the model was not trained on (e.g. the month after the last training month)"
         )
     run_params = {
-        "train_months": list(train_months), "eval_month": eval_month, "trials": trials,
-        "seed": seed, "experiment": experiment, "model_name": model_name, "owner": owner,
+        "train_months": list(train_months),
+        "eval_month": eval_month,
+        "trials": trials,
+        "seed": seed,
+        "experiment": experiment,
+        "model_name": model_name,
+        "owner": owner,
     }
     policy = {"metric": metric, "min_improvement": min_improvement, "floors": {metric: floor}}
     versions = feature_versions([*train_months, eval_month])
@@ -430,8 +488,14 @@ def score_month(model: dict[str, Any], frame: pd.DataFrame, chunk_rows: int) -> 
 
     ref = registry.ModelRef.from_json(model)
     booster = registry.load_booster(ref)
-    return batch.score(booster, frame, ref, threshold=model["threshold"],
-                       scored_at=pd.Timestamp.now(tz="UTC"), chunk_rows=chunk_rows)
+    return batch.score(
+        booster,
+        frame,
+        ref,
+        threshold=model["threshold"],
+        scored_at=pd.Timestamp.now(tz="UTC"),
+        chunk_rows=chunk_rows,
+    )
 
 
 @step(cache=False)
@@ -439,7 +503,9 @@ def write_predictions(predictions: pd.DataFrame, month: int) -> dict[str, Any]:
     from cadencia.ml import batch, paths
 
     written = batch.write_partition(predictions, paths.predictions_dir(), month)
-    written["model_version"] = str(predictions["model_version"].iloc[0]) if len(predictions) else None
+    written["model_version"] = (
+        str(predictions["model_version"].iloc[0]) if len(predictions) else None
+    )
     written["predicted_delayed"] = int(predictions["predicted_delayed"].sum())
     return written
 
