@@ -73,7 +73,7 @@ def test_a_malformed_file_with_a_matching_checksum_is_reported(source_dir: Path)
 
 
 def test_a_source_without_manifest_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(DataSourceError, match="the manifest cannot be read .* no such file"):
+    with pytest.raises(DataSourceError, match=r"the manifest cannot be read .* no such file"):
         PartitionSource(str(tmp_path)).read_partition("flights", 1)
     (tmp_path / "MANIFEST.json").write_text(json.dumps({"nope": 1}))
     with pytest.raises(DataSourceError, match="is not a valid manifest"):
@@ -121,6 +121,6 @@ def test_not_found_is_not_retried(source_dir: Path, serve: Callable[..., str]) -
     base = serve(source_dir)
     (source_dir / "flights" / "month=05.parquet").unlink()  # listed, but gone
     with pytest.raises(
-        DataSourceError, match="partition flights/month=05.parquet cannot be read .* HTTP 404"
+        DataSourceError, match=r"partition flights/month=05.parquet cannot be read .* HTTP 404"
     ):
         PartitionSource(base, retries=5, retry_delay=5).read_partition("flights", 5)

@@ -31,7 +31,7 @@ _registered = False
 
 
 def register() -> None:
-    """Make the model materializers available in this process (idempotent, imports nothing heavy)."""
+    """Make the model materializers available here (idempotent; imports nothing heavy)."""
     global _registered
     if not _registered:
         register_materializer(LightGBMBoosterMaterializer())

@@ -9,6 +9,7 @@ digests (the data version), the git commit, the parameters and the owner.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,12 +58,10 @@ def register(
     try:
         mlflow_client.get_registered_model(name)
     except MlflowException:
-        try:
+        with contextlib.suppress(MlflowException):  # created concurrently
             mlflow_client.create_registered_model(
                 name, description="Probability that a NYC departure arrives 15+ minutes late."
             )
-        except MlflowException:  # created concurrently
-            pass
     version = mlflow_client.create_model_version(
         name,
         model_uri,

@@ -1,7 +1,7 @@
 """Training the delay model: LightGBM on the model matrix, stored without pickle.
 
 LightGBM was chosen over scikit-learn's gradient boosting and a logistic
-regression by measurement (docs/ml.md): on January–February → March it trains
+regression by measurement (docs/ml.md): on January-February -> March it trains
 in under a second on 2 cores, handles missing weather and plane values
 natively, and its model is a plain text format that MLflow's ``lightgbm``
 flavor stores as is — loading it never runs code, unlike a pickled estimator.
@@ -9,7 +9,7 @@ flavor stores as is — loading it never runs code, unlike a pickled estimator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cadencia.ml.features import LABEL, model_matrix
@@ -58,7 +58,7 @@ def fit(
     settings = {**FIXED_PARAMS, **params, "num_threads": threads}
     rounds = int(settings.pop(NUM_ROUNDS_KEY, 300))
     dataset = lgb.Dataset(model_matrix(train), train[LABEL].to_numpy(), free_raw_data=True)
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if valid is not None:
         checked = labelled(valid)
