@@ -18,7 +18,9 @@ import cadencia.store
 
 
 @pytest.mark.parametrize(
-    "module", [cadencia, cadencia.authoring, cadencia.errors, cadencia.store], ids=lambda m: m.__name__
+    "module",
+    [cadencia, cadencia.authoring, cadencia.errors, cadencia.store],
+    ids=lambda m: m.__name__,
 )
 def test_all_is_sorted_without_duplicates(module: types.ModuleType) -> None:
     assert module.__all__ == sorted(set(module.__all__))

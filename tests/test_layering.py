@@ -75,9 +75,7 @@ def imports_of(path: Path, root: Path) -> list[tuple[int, str]]:
     return found
 
 
-def violations(
-    layer: str, forbidden: tuple[str, ...], package: Path = PACKAGE
-) -> list[str]:
+def violations(layer: str, forbidden: tuple[str, ...], package: Path = PACKAGE) -> list[str]:
     problems = []
     for path in sorted((package / layer).rglob("*.py")):
         for line, module in imports_of(path, package.parent):

@@ -18,7 +18,7 @@ prints ``headline: message`` for these and a traceback only for anything else
     │   └── ArtifactCorruptedError an artifact's bytes no longer match its digest
     ├── MaterializationError       a value cannot be written or read as an artifact
     ├── RunStateError              the run is in a state that forbids the request
-    └── TaskFailedError            a step failed (raised by cadencia.run(..., raise_on_failure=True))
+    └── TaskFailedError            a step failed (cadencia.run(..., raise_on_failure=True))
 
 This module imports nothing but the standard library.
 """
@@ -84,7 +84,9 @@ class GraphError(UsageError):
         self.pipeline_name = pipeline_name
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
-        title = f"pipeline '{pipeline_name}' has {count} {noun}" if pipeline_name else f"{count} {noun}"
+        title = (
+            f"pipeline '{pipeline_name}' has {count} {noun}" if pipeline_name else f"{count} {noun}"
+        )
         body = "\n".join(f"  - {problem.render()}" for problem in self.problems)
         super().__init__(f"{title}:\n{body}")
 

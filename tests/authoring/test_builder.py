@@ -61,7 +61,7 @@ def shout(text: str) -> str:
 
 
 @step
-def anything(value):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+def anything(value):  # type: ignore[no-untyped-def]
     return value
 
 
@@ -155,8 +155,9 @@ def test_a_call_that_does_not_bind_is_reported() -> None:
         add_one(1, 2)
 
     (found,) = problems(flow)
-    assert found.endswith("step 'add_one': cannot call step 'add_one' this way: too many "
-                          "positional arguments")
+    assert found.endswith(
+        "step 'add_one': cannot call step 'add_one' this way: too many positional arguments"
+    )
 
 
 def test_var_args_steps_are_refused() -> None:
@@ -168,8 +169,10 @@ def test_var_args_steps_are_refused() -> None:
         loose(1, 2)
 
     (found,) = problems(flow)
-    assert found.endswith("step 'loose': parameter 'values' is *args/**kwargs; steps need named "
-                          "parameters so that each input can be stored and cached")
+    assert found.endswith(
+        "step 'loose': parameter 'values' is *args/**kwargs; steps need named "
+        "parameters so that each input can be stored and cached"
+    )
 
 
 # -- several outputs -------------------------------------------------------------------
@@ -180,7 +183,7 @@ def test_named_outputs_are_consumed_separately() -> None:
         parts = split(numbers(4))
         total(parts.train)
         shout(parts["test"])
-        train, test = parts
+        train, _ = parts
         total(train)
         label(len(parts))
         shout(parts[1])
@@ -198,8 +201,9 @@ def test_an_unknown_output_name_lists_the_outputs() -> None:
     def flow() -> None:
         split(numbers(3)).valid  # noqa: B018
 
-    with pytest.raises(DefinitionError, match="step 'split' has no output 'valid'; its outputs "
-                       "are train, test"):
+    with pytest.raises(
+        DefinitionError, match="step 'split' has no output 'valid'; its outputs are train, test"
+    ):
         build(flow)
 
 
@@ -208,8 +212,10 @@ def test_passing_all_outputs_as_one_argument_is_an_error() -> None:
         total(split(numbers(3)))
 
     (found,) = problems(flow)
-    assert found.endswith("argument 'values' receives all outputs of step 'split' (train, "
-                          "test); pass one of them, e.g. split.train")
+    assert found.endswith(
+        "argument 'values' receives all outputs of step 'split' (train, "
+        "test); pass one of them, e.g. split.train"
+    )
 
 
 # -- fan-in and fan-out ----------------------------------------------------------------
@@ -283,8 +289,9 @@ def test_map_over_something_that_is_not_a_list_is_an_error() -> None:
         add_one.map(add_one(1))
 
     (found,) = problems(flow)
-    assert found.endswith("argument 'x' maps over step 'add_one', whose output is declared "
-                          "int, which is not a list")
+    assert found.endswith(
+        "argument 'x' maps over step 'add_one', whose output is declared int, which is not a list"
+    )
 
 
 @pytest.mark.parametrize(
@@ -374,8 +381,9 @@ def test_a_condition_on_a_constant_or_fan_out_is_an_error() -> None:
     found = problems(flow)
     assert len(found) == 2
     assert "when()/unless() needs the single output of a step, got True" in found[0]
-    assert "when()/unless() needs the single output of a step, got <output of step is_good>" in (
-        found[1]
+    assert (
+        "when()/unless() needs the single output of a step, got <output of step is_good>"
+        in (found[1])
     )
 
 
@@ -410,7 +418,7 @@ def test_after_and_rshift_add_order_edges_without_data() -> None:
     assert graph.nodes["add_one_3"].after == {"add_one", "add_one_5"}
     assert graph.nodes["add_one_4"].after == {"add_one_3", "add_one_5"}
     assert graph.nodes["add_one_5"].after == {"add_one", "add_one_2"}
-    assert all(not node.args["x"] == Ref("add_one") for node in graph)
+    assert all(node.args["x"] != Ref("add_one") for node in graph)
 
 
 def test_after_needs_handles() -> None:
@@ -497,8 +505,10 @@ def test_an_item_of_a_collected_list_is_type_checked() -> None:
         total([add_one(1), label(1)])
 
     (found,) = problems(flow)
-    assert found.endswith("step 'total': argument 'values' holds step 'label' output, declared "
-                          "str, but its items are declared int")
+    assert found.endswith(
+        "step 'total': argument 'values' holds step 'label' output, declared "
+        "str, but its items are declared int"
+    )
 
 
 # -- handles have no value at build time -----------------------------------------------

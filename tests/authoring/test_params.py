@@ -44,7 +44,7 @@ def every_kind(
     pair: tuple[int, str] = (1, "a"),
     sizes: tuple[int, ...] = (),
     options: dict[str, int] = {},  # noqa: B006
-    untyped=3,  # noqa: ANN001
+    untyped=3,
     loose: list = [],  # noqa: B006
 ) -> None:
     return None
@@ -80,7 +80,7 @@ def test_specs_come_from_annotations_and_defaults() -> None:
 
 
 def test_a_parameter_without_annotation_or_default_accepts_anything() -> None:
-    def fn(value, other=None) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def fn(value, other=None) -> None:  # type: ignore[no-untyped-def]
         return None
 
     specs = params.param_specs(fn)
@@ -247,8 +247,9 @@ def test_resolve_reports_unknown_missing_and_wrong_parameters_together() -> None
 
 
 def test_a_pipeline_without_parameters_says_so() -> None:
-    with pytest.raises(ParameterError, match="unknown parameter 'n'; this pipeline's parameters "
-                       "are: none"):
+    with pytest.raises(
+        ParameterError, match="unknown parameter 'n'; this pipeline's parameters are: none"
+    ):
         params.resolve({}, {"n": 1})
 
 
@@ -309,7 +310,8 @@ def test_from_json_keeps_values_of_parameters_it_does_not_know() -> None:
 
 def test_optional_dates_and_lists_of_dates_round_trip() -> None:
     def fn(
-        when: dt.date | None = None, days: list[dt.date] = [dt.date(2013, 1, 1)]  # noqa: B006
+        when: dt.date | None = None,
+        days: list[dt.date] = [dt.date(2013, 1, 1)],  # noqa: B006
     ) -> None:
         return None
 

@@ -137,8 +137,13 @@ def test_run_json_shape(cli: Cli, flow: Callable[..., Path]) -> None:
     assert (data["pipeline"], data["state"], data["error"]) == ("demo", "success", None)
     assert data["source"]["kind"] == "file" and data["source"]["attribute"] == "demo"
     assert data["options"]["executor"] == "process"
-    assert [t["task"] for t in data["tasks"]] == ["add_one", "add_one_2", "add_one_3", "total",
-                                                 "count"]
+    assert [t["task"] for t in data["tasks"]] == [
+        "add_one",
+        "add_one_2",
+        "add_one_3",
+        "total",
+        "count",
+    ]
     total = data["tasks"][3]
     assert set(total) == {
         "task", "step", "map_index", "map_size", "state", "attempts", "started_at", "ended_at",
@@ -315,8 +320,11 @@ def test_several_pipelines_need_a_name(cli: Cli, home: Path, flow: Callable[...,
             r"^invalid parameter: pipeline 'demo': unknown parameter 'm'; this pipeline's "
             r"parameters are: n, start\n$",
         ),
-        (["-p", "n=abc"], r"^invalid parameter: pipeline 'demo': parameter 'n' must be an "
-         r"integer, got 'abc'\n$"),
+        (
+            ["-p", "n=abc"],
+            r"^invalid parameter: pipeline 'demo': parameter 'n' must be an "
+            r"integer, got 'abc'\n$",
+        ),
         (["-p", "n"], r"^usage error: -p 'n' is not NAME=VALUE; write it like -p n=5\n$"),
     ],
     ids=["unknown", "wrong-type", "not-name-value"],
@@ -403,23 +411,45 @@ def test_an_unstorable_output_type_is_a_usage_error(
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
-        (["run", "{flow}", "--executor", "bogus"], r"unknown executor 'bogus'; available "
-         r"executors: inline, process"),
+        (
+            ["run", "{flow}", "--executor", "bogus"],
+            r"unknown executor 'bogus'; available "
+            r"executors: inline, process",
+        ),
         (["run", "{flow}", "--workers", "0"], r"Invalid value for '--workers'"),
         (["run"], r"Missing argument 'TARGET'"),
-        (["show", "20260101-000000-abcdef"], r"^not found: no run with id "
-         r"'20260101-000000-abcdef': there is no cadencia store in "),
+        (
+            ["show", "20260101-000000-abcdef"],
+            r"^not found: no run with id "
+            r"'20260101-000000-abcdef': there is no cadencia store in ",
+        ),
         (["logs", "20260101-000000-abcdef", "step"], r"^not found: no run with id"),
-        (["lineage", "blake3:" + "0" * 64], r"^not found: no artifact 'blake3:0+': there is no "
-         r"cadencia store in "),
-        (["lineage", "a", "b", "c", "d"], r"^usage error: lineage takes DIGEST, or RUN_ID STEP "
-         r"\[OUTPUT\]\n$"),
+        (
+            ["lineage", "blake3:" + "0" * 64],
+            r"^not found: no artifact 'blake3:0+': there is no "
+            r"cadencia store in ",
+        ),
+        (
+            ["lineage", "a", "b", "c", "d"],
+            r"^usage error: lineage takes DIGEST, or RUN_ID STEP "
+            r"\[OUTPUT\]\n$",
+        ),
         (["resume", "20260101-000000-abcdef"], r"^not found: no run with id"),
         (["task", "run", "20260101-000000-abcdef", "step"], r"^not found: no run with id"),
         (["frobnicate"], r"No such command 'frobnicate'"),
     ],
-    ids=["executor", "workers", "no-target", "show", "logs", "lineage", "lineage-args", "resume",
-         "task-run", "command"],
+    ids=[
+        "executor",
+        "workers",
+        "no-target",
+        "show",
+        "logs",
+        "lineage",
+        "lineage-args",
+        "resume",
+        "task-run",
+        "command",
+    ],
 )
 def test_other_usage_errors_write_nothing(
     cli: Cli, home: Path, flow: Callable[..., Path], args: list[str], pattern: str

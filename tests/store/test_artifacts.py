@@ -146,7 +146,9 @@ def test_a_truncated_artifact_is_corrupted(store: ArtifactStore) -> None:
 def test_a_missing_artifact_is_not_found(kind: str, store: ArtifactStore) -> None:
     digest = digest_bytes(b"never stored")
     assert not store.exists(digest)
-    where = re.escape(str(getattr(store, "root", "")) if kind in ("local", "file-url") else store.url)
+    where = re.escape(
+        str(getattr(store, "root", "")) if kind in ("local", "file-url") else store.url
+    )
     with pytest.raises(NotFoundError, match=rf"^artifact {digest} is missing from {where}"):
         store.read(digest)
 
@@ -181,7 +183,7 @@ def test_a_failed_put_leaves_no_partial_file(store: ArtifactStore) -> None:
     with pytest.raises((OSError, StoreError)):
         store.put(data)
     assert not store.exists(digest)
-    assert [p for p in root.rglob("*.part")] == []
+    assert list(root.rglob("*.part")) == []
     blocker.unlink()
     assert bytes(store.read(store.put(data).digest)) == data
 
@@ -259,4 +261,3 @@ def test_stores_share_one_layout(tmp_path: Path) -> None:
 def test_an_unknown_fsspec_protocol_is_a_store_error() -> None:
     with pytest.raises(StoreError, match=r"^cannot open artifact store 'nosuchfs://x'"):
         open_artifact_store("nosuchfs://x")
-

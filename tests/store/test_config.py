@@ -40,7 +40,9 @@ def test_the_environment_overrides_the_defaults(
     assert settings.artifacts_url == "s3://bucket/artifacts"
 
 
-def test_arguments_override_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arguments_override_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CADENCIA_HOME", str(tmp_path / "env"))
     monkeypatch.setenv("CADENCIA_DB_URL", "postgresql://env/db")
     settings = Settings.resolve(tmp_path / "arg", db_url="sqlite:///x.db", artifacts_url="mem")
@@ -57,7 +59,10 @@ def test_a_relative_home_becomes_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     ("url", "masked"),
     [
         ("postgresql://user:secret@db:5432/x", "postgresql://user:***@db:5432/x"),
-        ("postgresql+psycopg://u:p@h/db?sslmode=require", "postgresql+psycopg://u:***@h/db?sslmode=require"),
+        (
+            "postgresql+psycopg://u:p@h/db?sslmode=require",
+            "postgresql+psycopg://u:***@h/db?sslmode=require",
+        ),
         ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
         ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
         ("s3://key:secret@bucket/path", "s3://key:***@bucket/path"),

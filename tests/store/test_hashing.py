@@ -27,7 +27,10 @@ def test_every_buffer_type_hashes_alike(tmp_path: Path) -> None:
     data = bytes(range(256)) * 100
     path = tmp_path / "data"
     path.write_bytes(data)
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    with (
+        open(path, "rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+    ):
         from_map = hashing.digest_bytes(mapped)
     assert {
         hashing.digest_bytes(data),
@@ -45,7 +48,9 @@ def test_threaded_hashing_gives_the_same_digest(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_an_unknown_algorithm_is_refused() -> None:
-    with pytest.raises(StoreError, match=r"^unknown digest algorithm 'md5'; known: blake3, sha256$"):
+    with pytest.raises(
+        StoreError, match=r"^unknown digest algorithm 'md5'; known: blake3, sha256$"
+    ):
         hashing.digest_bytes(b"", "md5")
 
 
@@ -57,9 +62,7 @@ def test_split_digest() -> None:
     "bad", ["", "blake3", "blake3:", "blake3:abc", "md5:" + "a" * 32, "blake3:" + "G" * 64]
 )
 def test_split_digest_checks_the_form(bad: str) -> None:
-    with pytest.raises(
-        StoreError, match=r"is not an artifact digest \(expected 'blake3:<hex>'\)$"
-    ):
+    with pytest.raises(StoreError, match=r"is not an artifact digest \(expected 'blake3:<hex>'\)$"):
         hashing.split_digest(bad)
 
 

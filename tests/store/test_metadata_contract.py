@@ -101,9 +101,9 @@ def digest(char: str) -> str:
     return "blake3:" + char * 64
 
 
-def output(task: str, name: str = "return", run_id: str = "run-1", **changes: object) -> (
-    OutputRecord
-):
+def output(
+    task: str, name: str = "return", run_id: str = "run-1", **changes: object
+) -> OutputRecord:
     record = OutputRecord(
         run_id=run_id,
         task_name=task,
@@ -244,7 +244,13 @@ def test_outputs_and_inputs_round_trip_with_filters(store: MetadataStore) -> Non
         InputRecord("run-1", "b", "model", digest("c")),
     ]
     store.commit(Batch(outputs=outputs, inputs=inputs))
-    assert store.get_outputs("run-1") == [outputs[4], outputs[3], outputs[2], outputs[1], outputs[0]]
+    assert store.get_outputs("run-1") == [
+        outputs[4],
+        outputs[3],
+        outputs[2],
+        outputs[1],
+        outputs[0],
+    ]
     assert store.get_outputs("run-1", "b") == [outputs[0]]
     assert store.get_outputs("run-1", "b")[0].inline is True
     assert store.get_outputs("run-1", "a")[0].position == WHOLE

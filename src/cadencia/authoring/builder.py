@@ -96,7 +96,11 @@ class GraphBuilder:
         return f"{base}_{index}"
 
     def add_call(
-        self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any], site: SourceLocation
+        self,
+        step: Step[Any, Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        site: SourceLocation,
     ) -> Output | Outputs:
         name = self._new_name(step, site)
         bound = self._bind(step, name, args, kwargs, site)
@@ -107,10 +111,16 @@ class GraphBuilder:
         return self._add(step, name, node_args, frozenset(), site)
 
     def add_map(
-        self, step: Step[Any, Any], args: Sequence[Any], kwargs: dict[str, Any], site: SourceLocation
+        self,
+        step: Step[Any, Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        site: SourceLocation,
     ) -> Any:
         if not args:
-            self.problem(f"{step.name}.map() needs at least one iterable to map over", site, step.name)
+            self.problem(
+                f"{step.name}.map() needs at least one iterable to map over", site, step.name
+            )
             return self.add_call(step, (), kwargs, site)
         names = mapped_parameters(step, len(args), kwargs)
         if names is None:
@@ -216,7 +226,14 @@ class GraphBuilder:
         return annotation
 
     def _to_arg(
-        self, value: Any, step: Step[Any, Any], name: str, param: str, site: SourceLocation, *, mapped: bool
+        self,
+        value: Any,
+        step: Step[Any, Any],
+        name: str,
+        param: str,
+        site: SourceLocation,
+        *,
+        mapped: bool,
     ) -> Arg:
         expected = step.type_hints.get(param, typecheck.UNKNOWN)
         if isinstance(value, Outputs):
@@ -362,7 +379,7 @@ class GraphBuilder:
             return
         remaining = {name for name in graph.nodes if name not in set(order)}
         cycle = _one_cycle(graph, remaining)
-        path = " -> ".join(cycle + [cycle[0]])
+        path = " -> ".join([*cycle, cycle[0]])
         first = graph.nodes[cycle[0]]
         where = "; ".join(f"{n} called at {graph.nodes[n].call_site}" for n in cycle)
         self.problem(
@@ -392,9 +409,7 @@ def _one_cycle(graph: Graph, remaining: set[str]) -> list[str]:
     return cycle[first:] + cycle[:first]  # start at the step the user wrote first
 
 
-def mapped_parameters(
-    step: Step[Any, Any], count: int, kwargs: dict[str, Any]
-) -> list[str] | None:
+def mapped_parameters(step: Step[Any, Any], count: int, kwargs: dict[str, Any]) -> list[str] | None:
     """The parameters ``count`` positional iterables of ``.map()`` feed.
 
     Keyword arguments are fixed for every call; the iterables fill the other
@@ -414,4 +429,3 @@ def require_builder(what: str, site: SourceLocation) -> GraphBuilder:
     if builder is None:
         raise DefinitionError(f"{site}: {what} can only be used inside a @pipeline function")
     return builder
-

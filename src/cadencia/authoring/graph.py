@@ -8,7 +8,6 @@ authoring modules.
 from __future__ import annotations
 
 import heapq
-
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType

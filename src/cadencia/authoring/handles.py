@@ -47,7 +47,9 @@ class _NodeHandle:
 
     def __rrshift__(self, other: Any) -> Any:
         # [a, b] >> c
-        self._builder.add_order(self.node, other if isinstance(other, list | tuple) else [other], _site())
+        self._builder.add_order(
+            self.node, other if isinstance(other, list | tuple) else [other], _site()
+        )
         return self
 
 

@@ -80,9 +80,7 @@ def make_options(options: Mapping[str, Any], *, where: str = "") -> StepOptions:
         valid = ", ".join(OPTION_NAMES)
         names = ", ".join(repr(name) for name in unknown)
         prefix = f"{where}: " if where else ""
-        raise DefinitionError(
-            f"{prefix}unknown step option {names}. Valid options are: {valid}."
-        )
+        raise DefinitionError(f"{prefix}unknown step option {names}. Valid options are: {valid}.")
     try:
         _validate(options)
     except DefinitionError as exc:

@@ -236,7 +236,9 @@ def _parse_scalar(text: str, annotation: Any) -> Any:
         try:
             return annotation(text)
         except Exception as exc:
-            raise ValueError(f"cannot be made a {annotation.__name__} from {text!r}: {exc}") from None
+            raise ValueError(
+                f"cannot be made a {annotation.__name__} from {text!r}: {exc}"
+            ) from None
     return text
 
 

@@ -53,7 +53,9 @@ class Pipeline:
             f"cadencia.run({self.name}, ...) or build its graph with {self.name}.build(...)"
         )
 
-    def resolve_params(self, given: Mapping[str, Any], *, from_text: bool = False) -> dict[str, Any]:
+    def resolve_params(
+        self, given: Mapping[str, Any], *, from_text: bool = False
+    ) -> dict[str, Any]:
         return params_module.resolve(
             self.params, given, from_text=from_text, pipeline_name=self.name
         )

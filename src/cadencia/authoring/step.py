@@ -42,7 +42,7 @@ class Step(Generic[P, R]):
         self.defined_at = defined_at
         self.name: str = options.name or fn.__name__
         self.signature = inspect.signature(fn)
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
         self._output_types: dict[str, Any] | None = None
         self._code_hash: str | None = None
         self.output_names = self._declared_outputs()
@@ -83,8 +83,9 @@ class Step(Generic[P, R]):
                 raise DefinitionError(
                     f"{site}: {self.name}.map() needs one iterable per parameter to map over"
                 )
+            plain: Callable[..., Any] = self.fn  # called with keywords built at run time
             return [
-                self.fn(**kwargs, **dict(zip(names, items, strict=True)))
+                plain(**kwargs, **dict(zip(names, items, strict=True)))
                 for items in zip(*args, strict=True)
             ]
         return builder.add_map(self, args, kwargs, site)
@@ -94,9 +95,7 @@ class Step(Generic[P, R]):
     def with_options(self, **options: Any) -> Step[P, R]:
         """A copy of this step with some options changed (``name=`` names the next node)."""
         where = str(self.defined_at)
-        merged = make_options(
-            {**_explicit_options(self.options), **options}, where=where
-        )
+        merged = make_options({**_explicit_options(self.options), **options}, where=where)
         return Step(self.fn, merged, self.defined_at)
 
     def named(self, name: str) -> Step[P, R]:
@@ -175,9 +174,7 @@ def _explicit_options(options: StepOptions) -> dict[str, Any]:
 @overload
 def step(fn: Callable[P, R], /) -> Step[P, R]: ...
 @overload
-def step(
-    fn: None = None, /, **options: Any
-) -> Callable[[Callable[P, R]], Step[P, R]]: ...
+def step(fn: None = None, /, **options: Any) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 
 
 def step(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:

@@ -7,6 +7,7 @@ cadencia does not understand is simply not checked.
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import types
 import typing
@@ -80,7 +81,7 @@ def element_type(annotation: Any) -> Any:
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
     if origin in (list, tuple, set, frozenset) or (
-        isinstance(origin, type) and issubclass(origin, typing.Sequence)  # type: ignore[arg-type]
+        isinstance(origin, type) and issubclass(origin, collections.abc.Sequence)
     ):
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
             return args[0]

@@ -91,7 +91,9 @@ def cli() -> None:
     show_default=True,
     help="Where steps run: process (a pool of workers) or inline (this process, for debugging).",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: CPU count).")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: CPU count)."
+)
 @click.option("--no-cache", is_flag=True, help="Run every step even if a cached result exists.")
 @click.option(
     "--continue-on-failure", is_flag=True, help="Keep running branches independent of a failure."
@@ -151,7 +153,9 @@ def _report_run(run_id: str, settings: Any, as_json: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Plan as if caching were off.")
 @_home_option
 @_json_option
-def plan(target: str, params: tuple[str, ...], no_cache: bool, home: str | None, as_json: bool) -> None:
+def plan(
+    target: str, params: tuple[str, ...], no_cache: bool, home: str | None, as_json: bool
+) -> None:
     """Show what running TARGET would do, step by step, and why. Runs and writes nothing."""
     from cadencia.cli import render
     from cadencia.engine.planner import make_plan

@@ -70,18 +70,30 @@ class LiveView(RunObserver):
             ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
         )
         table = Table.grid(padding=(0, 2))
-        running = [t for t in self._tasks.values() if t.state == TaskState.RUNNING and t.map_size is None]
+        running = [
+            t for t in self._tasks.values() if t.state == TaskState.RUNNING and t.map_size is None
+        ]
         for task in running[:8]:
             elapsed = now - task.started_at if task.started_at else 0.0
             table.add_row(Text("running", "yellow"), task.task_name, f"{elapsed:.1f} s")
         if len(running) > 8:
             table.add_row(Text("running", "yellow"), f"… and {len(running) - 8} more", "")
         for parent in (t for t in plain if t.map_size):
-            children = [t for t in self._tasks.values() if t.node_name == parent.task_name and t.map_index is not None]
+            children = [
+                t
+                for t in self._tasks.values()
+                if t.node_name == parent.task_name and t.map_index is not None
+            ]
             done = sum(1 for t in children if t.state.finished)
             bar = ProgressBar(total=parent.map_size or 1, completed=done, width=30)
-            table.add_row(Text("fan-out", "cyan"), parent.task_name, Group(bar), f"{done}/{parent.map_size}")
+            table.add_row(
+                Text("fan-out", "cyan"), parent.task_name, Group(bar), f"{done}/{parent.map_size}"
+            )
         failed = [t for t in self._tasks.values() if t.state == TaskState.FAILED]
         for task in failed[:3]:
-            table.add_row(Text("failed", "bold red"), task.task_name, (task.error or "").strip().splitlines()[-1:][0][:60] if task.error else "")
+            table.add_row(
+                Text("failed", "bold red"),
+                task.task_name,
+                (task.error or "").strip().splitlines()[-1:][0][:60] if task.error else "",
+            )
         return Group(header, table)

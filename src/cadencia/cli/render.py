@@ -136,7 +136,13 @@ def lineage_json(lineage: Lineage) -> dict[str, Any]:
             for o in lineage.produced_by
         ],
         "inputs": [
-            {"run_id": i.run_id, "task": i.task_name, "input": i.input_name, "position": i.position, "digest": i.digest}
+            {
+                "run_id": i.run_id,
+                "task": i.task_name,
+                "input": i.input_name,
+                "position": i.position,
+                "digest": i.digest,
+            }
             for i in lineage.inputs
         ],
         "read_by": [
@@ -150,7 +156,9 @@ def lineage_json(lineage: Lineage) -> dict[str, Any]:
 
 
 def _counts(tasks: list[TaskRecord]) -> str:
-    counts = Counter(str(t.state) for t in tasks if not (t.map_size is not None and t.map_index is None))
+    counts = Counter(
+        str(t.state) for t in tasks if not (t.map_size is not None and t.map_index is None)
+    )
     return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
 
 
@@ -198,10 +206,14 @@ def run_detail(view: RunView) -> None:
 
     run = view.record
     console = _console()
-    console.print(f"[bold]run {run.run_id}[/] pipeline [bold]{run.pipeline_name}[/] "
-                  f"[{STATE_STYLE.get(str(run.state), '')}]{run.state}[/]")
+    console.print(
+        f"[bold]run {run.run_id}[/] pipeline [bold]{run.pipeline_name}[/] "
+        f"[{STATE_STYLE.get(str(run.state), '')}]{run.state}[/]"
+    )
     params = ", ".join(f"{k}={v!r}" for k, v in run.params.items()) or "none"
-    console.print(f"params: {params}   started: {_time(run.started_at)}   duration: {_duration(run.duration)}")
+    console.print(
+        f"params: {params}   started: {_time(run.started_at)}   duration: {_duration(run.duration)}"
+    )
     if run.code_version:
         console.print(f"code version: {run.code_version}")
     if run.error:
@@ -246,14 +258,18 @@ def plan_table(plan: Plan) -> None:
         table.add_column(column)
     styles = {"run": "yellow", "cached": "cyan", "skip": "dim", "unknown": "magenta"}
     for entry in plan.steps:
-        table.add_row(entry.step_name, f"[{styles.get(entry.decision, '')}]{entry.decision}[/]", entry.reason)
+        table.add_row(
+            entry.step_name, f"[{styles.get(entry.decision, '')}]{entry.decision}[/]", entry.reason
+        )
     console.print(table)
 
 
 def lineage_text(lineage: Lineage) -> None:
     click.echo(f"artifact {lineage.digest}")
     for output in lineage.produced_by:
-        click.echo(f"  produced by {output.run_id} {output.task_name} (output {output.output_name})")
+        click.echo(
+            f"  produced by {output.run_id} {output.task_name} (output {output.output_name})"
+        )
         for record in lineage.inputs_of(output):
             where = "" if record.position < 0 else f"[{record.position}]"
             click.echo(f"    from input {record.input_name}{where}: {record.digest}")

@@ -32,7 +32,9 @@ class Settings:
         root = Path(home or os.environ.get("CADENCIA_HOME") or ".cadencia").absolute()
         return cls(
             home=root,
-            db_url=db_url or os.environ.get("CADENCIA_DB_URL") or f"sqlite:///{root / 'cadencia.db'}",
+            db_url=db_url
+            or os.environ.get("CADENCIA_DB_URL")
+            or f"sqlite:///{root / 'cadencia.db'}",
             artifacts_url=artifacts_url
             or os.environ.get("CADENCIA_ARTIFACTS_URL")
             or str(root / "artifacts"),

@@ -10,18 +10,18 @@ run's budget) and SQLAlchemy for every other URL.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import astuple
 from typing import Any, Protocol
 
 from cadencia.errors import NotFoundError
 from cadencia.store.metadata import MetadataStore
 from cadencia.store.records import (
     Batch,
-    LogRange,
     InputRecord,
+    LogRange,
     OutputRecord,
     RunRecord,
     RunState,
@@ -95,18 +95,52 @@ SCHEMA = (
         data BYTEA NOT NULL)""",
 )
 
-_RUN_COLUMNS = (
-    "run_id pipeline_name source params options state created_at started_at ended_at "
-    "engine_host engine_pid error code_version"
-).split()
-_TASK_COLUMNS = (
-    "run_id task_name node_name seq state map_index attempt cache_key cache_parts cached_from "
-    "queued_at started_at ended_at next_attempt_at error map_size logs"
-).split()
-_OUTPUT_COLUMNS = (
-    "run_id task_name output_name position digest materializer type_name size inline".split()
-)
-_INPUT_COLUMNS = "run_id task_name input_name position digest".split()
+_RUN_COLUMNS = [
+    "run_id",
+    "pipeline_name",
+    "source",
+    "params",
+    "options",
+    "state",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "engine_host",
+    "engine_pid",
+    "error",
+    "code_version",
+]
+_TASK_COLUMNS = [
+    "run_id",
+    "task_name",
+    "node_name",
+    "seq",
+    "state",
+    "map_index",
+    "attempt",
+    "cache_key",
+    "cache_parts",
+    "cached_from",
+    "queued_at",
+    "started_at",
+    "ended_at",
+    "next_attempt_at",
+    "error",
+    "map_size",
+    "logs",
+]
+_OUTPUT_COLUMNS = [
+    "run_id",
+    "task_name",
+    "output_name",
+    "position",
+    "digest",
+    "materializer",
+    "type_name",
+    "size",
+    "inline",
+]
+_INPUT_COLUMNS = ["run_id", "task_name", "input_name", "position", "digest"]
 
 
 def _upsert(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
@@ -124,7 +158,9 @@ UPSERT_TASK = _upsert("tasks", _TASK_COLUMNS, ["run_id", "task_name"])
 UPSERT_OUTPUT = _upsert(
     "task_outputs", _OUTPUT_COLUMNS, ["run_id", "task_name", "output_name", "position"]
 )
-UPSERT_INPUT = _upsert("task_inputs", _INPUT_COLUMNS, ["run_id", "task_name", "input_name", "position"])
+UPSERT_INPUT = _upsert(
+    "task_inputs", _INPUT_COLUMNS, ["run_id", "task_name", "input_name", "position"]
+)
 
 
 class Cursor(Protocol):
@@ -147,7 +183,7 @@ class SQLBackend(ABC):
     @abstractmethod
     def rowcount(self, result: Any) -> int: ...
 
-    def lock_schema(self, cursor: Cursor) -> None:
+    def lock_schema(self, cursor: Cursor) -> None:  # noqa: B027 - optional hook, no-op by default
         """Serialize schema creation between processes (PostgreSQL needs a lock for it)."""
 
     @abstractmethod

@@ -37,7 +37,9 @@ class SQLAlchemyBackend(SQLBackend):
         try:
             import sqlalchemy
         except ImportError as exc:  # pragma: no cover - SQLAlchemy is a core dependency
-            raise StoreError("SQLAlchemy is needed for CADENCIA_DB_URL; pip install sqlalchemy") from exc
+            raise StoreError(
+                "SQLAlchemy is needed for CADENCIA_DB_URL; pip install sqlalchemy"
+            ) from exc
         self.url = mask_url(url)
         try:
             self.engine = sqlalchemy.create_engine(url, pool_pre_ping=True)

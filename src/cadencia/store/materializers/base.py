@@ -138,9 +138,10 @@ class MaterializerRegistry:
 
     def supports_annotation(self, annotation: Any) -> bool:
         """False only when ``annotation`` is a class no materializer can store."""
-        if (
-            not isinstance(annotation, type)
-            or annotation in (inspect.Parameter.empty, typing.Any, object)
+        if not isinstance(annotation, type) or annotation in (
+            inspect.Parameter.empty,
+            typing.Any,
+            object,
         ):
             return True  # not one concrete class (typing.Any is a class since 3.11): undecided
         if self.for_type(annotation) is not None:
@@ -148,7 +149,10 @@ class MaterializerRegistry:
         return any(_annotation_fits(fallback, annotation) for fallback in self._fallbacks)
 
     def supported(self) -> str:
-        return "None, bool, int, float, str, list, tuple, dict, bytes, numpy arrays, pandas and Arrow tables"
+        return (
+            "None, bool, int, float, str, list, tuple, dict, bytes, numpy arrays, "
+            "pandas and Arrow tables"
+        )
 
     def _load_plugins(self) -> None:
         if self._plugins_loaded:

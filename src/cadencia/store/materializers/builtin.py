@@ -149,7 +149,7 @@ class ParquetMaterializer(Materializer):
 
         sink = pa.BufferOutputStream()
         self._write(value, sink)
-        return memoryview(sink.getvalue())  # type: ignore[arg-type]
+        return memoryview(sink.getvalue())
 
     def dump_to_file(self, value: Any, path: str) -> None:
         import pyarrow as pa
@@ -165,7 +165,10 @@ class ParquetMaterializer(Materializer):
         if kind == "pyarrow":
             table, marker = value, "arrow"
         elif value.ndim == 1:  # a Series: stored as a one-column table
-            table, marker = pa.Table.from_pandas(value.to_frame(name=_series_column(value))), "series"
+            table, marker = (
+                pa.Table.from_pandas(value.to_frame(name=_series_column(value))),
+                "series",
+            )
         else:
             table, marker = pa.Table.from_pandas(value), "frame"
         table = table.replace_schema_metadata(
@@ -224,7 +227,7 @@ class PickleMaterializer(Materializer):
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, data: Buffer) -> Any:
-        return pickle.loads(data)  # noqa: S301 - only artifacts of steps that opted in
+        return pickle.loads(data)
 
 
 def default_registry() -> MaterializerRegistry:
