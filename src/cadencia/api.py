@@ -61,10 +61,9 @@ def run(
     settings = Settings.resolve(home)
     options = RunOptions(executor, workers, cache, continue_on_failure)
     record = start_run(graph, target, source, settings, options, observer)
-    view = Client(home=settings.home, settings=settings).run(record.run_id)
     if raise_on_failure and record.state != "success":
         raise TaskFailedError(record.error or f"run {record.run_id} failed", record.run_id)
-    return view
+    return Client(home=settings.home, settings=settings).run(record.run_id)
 
 
 def resume(
