@@ -27,7 +27,7 @@ from cadencia.store.records import (
     TaskRecord,
     TaskState,
 )
-from cadencia.store.sql import SQLMetadataStore
+from cadencia.store.sql import SCHEMA_VERSION, SQLMetadataStore
 from cadencia.store.sqlalchemy import SQLAlchemyBackend
 from cadencia.store.sqlite import SQLiteBackend
 
@@ -409,7 +409,7 @@ def test_reopening_keeps_the_data(open_store: Opener) -> None:
 OPEN_CONCURRENTLY = """
 import sys
 from cadencia.store import open_metadata_store
-from cadencia.store.sql import SQLMetadataStore
+from cadencia.store.sql import SCHEMA_VERSION, SQLMetadataStore
 from cadencia.store.sqlalchemy import SQLAlchemyBackend
 
 url, kind = sys.argv[1], sys.argv[2]
@@ -450,6 +450,22 @@ def test_two_processes_opening_a_new_store_at_once_create_the_schema_once(
         assert stdout == "opened\n"
     store = open_store()
     assert isinstance(store, SQLMetadataStore)
-    assert store.backend.fetch("SELECT version FROM cadencia_schema") == [{"version": 1}]
+    assert store.backend.fetch("SELECT version FROM cadencia_schema") == [
+        {"version": SCHEMA_VERSION}
+    ]
     store.create_run(make_run(), [])
     assert store.get_run("run-1").run_id == "run-1"
+
+
+def test_a_database_of_another_schema_version_is_refused(open_store: Opener) -> None:
+    store = open_store()
+    assert isinstance(store, SQLMetadataStore)
+    with store.backend.transaction() as cursor:
+        cursor.execute("UPDATE cadencia_schema SET version = 1")
+    store.close()
+    with pytest.raises(
+        StoreError,
+        match=r"^the metadata database .+ has schema version 1, but this cadencia uses version "
+        rf"{SCHEMA_VERSION} and cannot read it; use a new home \(CADENCIA_HOME\)",
+    ):
+        open_store()

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import astuple
 from typing import Any, Protocol
 
-from cadencia.errors import NotFoundError
+from cadencia.errors import NotFoundError, StoreError
 from cadencia.store.metadata import MetadataStore
 from cadencia.store.records import (
     Batch,
@@ -29,7 +29,8 @@ from cadencia.store.records import (
     TaskState,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Raised whenever a table or column changes (2: task logs, inline outputs, artifact blobs)."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS cadencia_schema (version INTEGER NOT NULL)""",
@@ -199,17 +200,30 @@ class SQLMetadataStore(MetadataStore):
     def _ensure_schema(self) -> None:
         try:
             rows = self.backend.fetch("SELECT version FROM cadencia_schema")
-            if rows and rows[0]["version"] == SCHEMA_VERSION:
-                return
-        except Exception:  # the table does not exist yet: create everything below
-            pass
-        with self.backend.transaction() as cursor:
-            self.backend.lock_schema(cursor)
-            for statement in SCHEMA:
-                cursor.execute(statement)
-            cursor.execute("DELETE FROM cadencia_schema")
-            cursor.execute(
-                "INSERT INTO cadencia_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
+        except StoreError:  # the table does not exist yet: create everything below
+            rows = []
+        if not rows:
+            with self.backend.transaction() as cursor:
+                self.backend.lock_schema(cursor)
+                for statement in SCHEMA:
+                    cursor.execute(statement)
+                # Another process may have created the schema while this one waited.
+                rows = cursor.execute("SELECT version FROM cadencia_schema").fetchall()
+                if not rows:
+                    cursor.execute(
+                        "INSERT INTO cadencia_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
+                    )
+                    return
+            rows = [{"version": rows[0][0]}]
+        version = rows[0]["version"]
+        if version != SCHEMA_VERSION:
+            # Never re-stamp a database written with other tables: its queries would fail
+            # later, far from the cause.
+            self.backend.close()
+            raise StoreError(
+                f"the metadata database {self.url} has schema version {version}, but this "
+                f"cadencia uses version {SCHEMA_VERSION} and cannot read it; use a new home "
+                "(CADENCIA_HOME) or database (CADENCIA_DB_URL), or delete the old one"
             )
 
     def close(self) -> None:
