@@ -87,3 +87,14 @@ def test_describe_masks_every_url(tmp_path: Path) -> None:
         "artifacts_url": "s3://k:***@b/a",
     }
     assert "secret" not in repr(described)
+
+
+@pytest.mark.parametrize("query", ["", "?mode=rwc"])
+def test_metadata_exists_only_once_the_sqlite_file_does(tmp_path: Path, query: str) -> None:
+    database = tmp_path / "home" / "cadencia.db"
+    settings = Settings.resolve(tmp_path / "home", db_url=f"sqlite:///{database}{query}")
+    assert not settings.metadata_exists()
+    database.parent.mkdir()
+    database.touch()
+    assert settings.metadata_exists()
+    assert Settings.resolve(tmp_path, db_url="postgresql://db/x").metadata_exists()

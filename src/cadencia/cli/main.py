@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -194,9 +193,7 @@ def runs(limit: int, pipeline: str | None, home: str | None, as_json: bool) -> N
 
 
 def _has_store(settings: Any) -> bool:
-    if settings.db_url.startswith("sqlite:///"):
-        return Path(settings.db_url.removeprefix("sqlite:///")).exists()
-    return True
+    return bool(settings.metadata_exists())
 
 
 @cli.command()

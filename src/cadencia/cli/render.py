@@ -233,7 +233,7 @@ def run_detail(view: RunView) -> None:
         note = ""
         if task.cached_from:
             note = f"from {task.cached_from}"
-        elif task.error:
+        elif task.error and task.error.strip():
             note = task.error.strip().splitlines()[-1][:70]
         elif task.map_size is not None and task.map_index is None:
             note = f"{task.map_size} tasks"

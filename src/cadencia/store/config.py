@@ -40,6 +40,16 @@ class Settings:
             or str(root / "artifacts"),
         )
 
+    def metadata_exists(self) -> bool:
+        """False only when the SQLite database does not exist yet (nothing was ever run).
+
+        Reading commands check this first so that they never create a store.
+        """
+        if not self.db_url.startswith("sqlite:///"):
+            return True
+        path = self.db_url.removeprefix("sqlite:///").partition("?")[0]
+        return path in ("", ":memory:") or Path(path).exists()
+
     def describe(self) -> dict[str, str]:
         """A loggable view: passwords in URLs are masked."""
         return {
