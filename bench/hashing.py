@@ -41,7 +41,9 @@ def main() -> None:
     for name, digest in candidates.items():
         big = median_seconds(lambda digest=digest: digest(large))
         many = median_seconds(lambda digest=digest: [digest(item) for item in small])
-        print(f"| {name} | {big * 1000:.1f} ms | {80 / big / 1000:.2f} GB/s | {many * 1000:.1f} ms |")
+        print(
+            f"| {name} | {big * 1000:.1f} ms | {80 / big / 1000:.2f} GB/s | {many * 1000:.1f} ms |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The README's quick start: steps, a fan-out, a condition. Run it with
 
-    cadencia run examples/quickstart.py -p n=5
+cadencia run examples/quickstart.py -p n=5
 """
 
 from cadencia import pipeline, step, when

@@ -99,5 +99,5 @@ def test_a_run_on_an_fsspec_artifact_store(
     record = view.output_record("payload[1]")
     assert not record.inline
     location = view.client.artifacts.location(record.digest)
-    assert location.startswith("local://") or location.startswith("file://")
+    assert location.startswith(("local://", "file://"))
     assert sum(1 for path in store.rglob("*") if path.is_file()) == 3
