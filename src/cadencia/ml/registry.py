@@ -62,13 +62,13 @@ def register(
             mlflow_client.create_registered_model(
                 name, description="Probability that a NYC departure arrives 15+ minutes late."
             )
-    version = mlflow_client.create_model_version(
-        name,
-        model_uri,
-        run_id=run_id,
-        tags={k: str(v) for k, v in tags.items()},
-        description=description,
-    )
+    import mlflow
+
+    # mlflow.register_model (not create_model_version) links a logged model's
+    # ``models:/<id>`` source to the version, which a tracking server requires.
+    version = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    if description:
+        mlflow_client.update_model_version(name, version.version, description=description)
     mlflow_client.set_registered_model_alias(name, STAGING, version.version)
     return ModelRef(name, str(version.version), run_id)
 

@@ -71,11 +71,11 @@ def fit(
     )
 
 
-def predict(model: lgb.Booster, frame: pd.DataFrame) -> np.ndarray:
+def predict(model: lgb.Booster, frame: pd.DataFrame, *, threads: int = 0) -> np.ndarray:
     """Probability of a 15+ minute arrival delay for each row."""
     import numpy as np
 
-    return np.asarray(model.predict(model_matrix(frame), num_threads=0), dtype="float64")
+    return np.asarray(model.predict(model_matrix(frame), num_threads=threads), dtype="float64")
 
 
 def feature_importance(model: lgb.Booster) -> dict[str, float]:

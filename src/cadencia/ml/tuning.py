@@ -55,7 +55,7 @@ class Objective:
 
         params = {**suggest(trial), training.NUM_ROUNDS_KEY: MAX_ROUNDS}
         model = training.fit(self.fit_part, params, valid=self.valid_part, threads=self.threads)
-        scores = training.predict(model, self.valid_part)
+        scores = training.predict(model, self.valid_part, threads=self.threads)
         labels = self.valid_part[LABEL].to_numpy()
         trial.set_user_attr("rounds", int(model.best_iteration or MAX_ROUNDS))
         trial.set_user_attr("threshold", best_threshold(labels, scores))
