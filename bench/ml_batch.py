@@ -110,7 +110,7 @@ def main() -> None:
     c, p = median(cadencia_times), median(plain_times)
     print(
         table(
-            ["whole process, month %d (%d rows)" % (args.month, rows), "median s", "rows/s"],
+            [f"whole process, month {args.month} ({rows} rows)", "median s", "rows/s"],
             [
                 ["plain script: load model, predict month, write", f"{p:.2f}", f"{rows / p:,.0f}"],
                 [

@@ -61,7 +61,7 @@ def main() -> None:
     print(
         table(
             [
-                "tuning mode (%d trials, months 1-2)" % args.trials,
+                f"tuning mode ({args.trials} trials, months 1-2)",
                 "median s",
                 "trials/s",
                 "best valid AUC",
