@@ -44,6 +44,7 @@ from cadencia.store.records import (
 )
 
 _BAD = (TaskState.FAILED, TaskState.UPSTREAM_FAILED)
+_GROUP_COMMIT = 0.01  # seconds a "running" mark may wait to share a commit
 
 
 class Runner:
@@ -81,6 +82,9 @@ class Runner:
         self.node_state: dict[str, TaskState] = {}
         self.pending: dict[str, int] = {}
         self.downstream = graph.downstream()
+        self.upstream = {name: node.upstream() for name, node in graph.nodes.items()}
+        self.unflushed: set[str] = set()
+        """Nodes whose outcome is in the batch, not yet committed."""
         self.split = {name: tuple(sorted(outs)) for name, outs in graph.mapped_outputs().items()}
         self.children: dict[str, list[str]] = {}
         self.children_left: dict[str, int] = {}
@@ -116,14 +120,26 @@ class Runner:
         try:
             self._drain()
             while True:
-                self._submit_ready()
+                # Outcomes are durable before any task that depends on them starts
+                # (a step recorded as succeeded is never run again by resume); tasks
+                # whose inputs are durable already start first, keeping workers busy
+                # during the commit.
+                self._submit_ready(durable_inputs_only=True)
                 self._flush()
+                self._submit_ready()
                 self.observer.tick()
                 if self.executor.in_flight == 0 and (
                     self.stopping or not (self.ready or self.retries)
                 ):
                     break
-                for result in self.executor.wait(self._wait_timeout()):
+                timeout = self._wait_timeout()
+                if self.batch and self.executor.synchronous:
+                    self._flush()  # the task runs inside wait(): show it running first
+                elif self.batch:
+                    # Group commit: "running" marks wait briefly for outcomes to share
+                    # their transaction, and are committed on their own otherwise.
+                    timeout = _GROUP_COMMIT if timeout is None else min(timeout, _GROUP_COMMIT)
+                for result in self.executor.wait(timeout):
                     self._on_result(result)
                 self._due_retries()
                 self._drain()
@@ -147,6 +163,7 @@ class Runner:
         if self.batch:
             self.store.commit(self.batch)
             self.batch = Batch()
+        self.unflushed.clear()
         hooks, self.hooks = self.hooks, []
         for hook, event in hooks:
             call_hook(hook, event)
@@ -282,10 +299,14 @@ class Runner:
         self._record_success(task, records)
         return True
 
-    def _submit_ready(self) -> None:
+    def _submit_ready(self, *, durable_inputs_only: bool = False) -> None:
+        waiting: list[str] = []
         while self.ready and not self.stopping and self.executor.slots > 0:
             task = self.tasks[self.ready.popleft()]
             node = self.graph.nodes[task.node_name]
+            if durable_inputs_only and self.upstream[node.name] & self.unflushed:
+                waiting.append(task.task_name)
+                continue
             prepared = self.prepared[task.task_name]
             self.attempt_base.setdefault(task.task_name, task.attempt)
             task.attempt += 1
@@ -303,6 +324,7 @@ class Runner:
                 timeout=node.step.options.timeout,
             )
             self.executor.submit(spec, prefer_worker=self._where_inputs_are(prepared))
+        self.ready.extendleft(reversed(waiting))
 
     def _where_inputs_are(self, prepared: PreparedInputs) -> int | None:
         for _, _, digest in prepared.lineage:
@@ -427,6 +449,7 @@ class Runner:
 
     def _node_finished(self, name: str, state: TaskState) -> None:
         self.node_state[name] = state
+        self.unflushed.add(name)
         if self.only is not None:
             return
         for child in self.downstream[name]:

@@ -31,6 +31,8 @@ class ExecutorContext:
 
 class Executor(ABC):
     name: ClassVar[str]
+    synchronous: ClassVar[bool] = False
+    """True when tasks run inside ``wait()`` in the engine's own process."""
 
     @abstractmethod
     def start(self, context: ExecutorContext) -> None:

@@ -16,6 +16,7 @@ from cadencia.engine.task import ObjectCache, TaskContext, execute_task
 
 class InlineExecutor(Executor):
     name = "inline"
+    synchronous = True
 
     def __init__(self) -> None:
         self._queue: deque[TaskSpec] = deque()
