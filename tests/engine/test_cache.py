@@ -173,14 +173,21 @@ def test_a_corrupted_artifact_file_is_an_error_never_silently_used(
     artifact = Path(first.client.artifacts.location(record.digest))
     artifact.chmod(0o644)
     artifact.write_bytes(b"y" * 100_000)
-    with pytest.raises(cadencia.errors.ArtifactCorruptedError, match=f"{artifact}.*is corrupted"):
-        first.output("payload")
-    # A run whose step reads it fails that step with the same clear cause, without retrying.
-    view = cadencia.run(path, {"marks": str(marks)}, executor="process")
-    measure = view.task("measure")
+    # A run whose step reads it fails that step with the clear cause, without retrying...
+    resumed_like = cadencia.run(path, {"marks": str(marks)}, executor="process")
+    measure = resumed_like.task("measure")
     assert measure.state == TaskState.FAILED
     assert "is corrupted" in (measure.error or "")
+    assert "The damaged file was moved to" in (measure.error or "")
     assert measure.attempt == 1
+    # ...and the damaged file was moved aside: the next run produces it again and succeeds.
+    with pytest.raises(cadencia.errors.NotFoundError, match="is missing"):
+        first.output("payload")
+    healed = cadencia.run(path, {"marks": str(marks)}, executor="process")
+    assert healed.state == "success"
+    assert healed.task("payload").state == TaskState.SUCCESS
+    assert healed.output("measure") == 100_000
+    assert runs_of(marks, "payload") == 2
 
 
 def test_a_corrupted_inline_artifact_is_an_error(

@@ -76,6 +76,6 @@ def test_check_digest_names_the_location_and_the_actual_digest() -> None:
     actual = hashing.digest_bytes(b"changed")
     with pytest.raises(
         ArtifactCorruptedError,
-        match=rf"^artifact {expected} at /store/x is corrupted: its bytes now hash to {actual}\.",
+        match=rf"^artifact {expected} at /store/x is corrupted: its bytes now hash to {actual};",
     ):
         hashing.check_digest(expected, b"changed", "/store/x")

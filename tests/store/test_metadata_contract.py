@@ -293,10 +293,13 @@ def test_producers_and_consumers_of_an_artifact(store: MetadataStore) -> None:
     assert store.consumers(digest("7")) == []
 
 
-def test_inline_blobs_are_stored_once_and_found_by_digest(store: MetadataStore) -> None:
+def test_inline_blobs_are_found_by_digest_and_a_rewrite_repairs_them(
+    store: MetadataStore,
+) -> None:
     payload = bytes(range(256)) * 4
-    store.commit(Batch(blobs={digest("1"): payload, digest("2"): b""}))
-    store.commit(Batch(blobs={digest("1"): b"ignored: first write wins"}))
+    store.commit(Batch(blobs={digest("1"): b"damaged", digest("2"): b""}))
+    # A step run again writes the right bytes under the same digest: they replace a damaged copy.
+    store.commit(Batch(blobs={digest("1"): payload}))
     assert store.get_blobs([digest("1"), digest("2"), digest("3"), digest("1")]) == {
         digest("1"): payload,
         digest("2"): b"",

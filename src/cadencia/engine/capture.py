@@ -71,6 +71,7 @@ class LogSink:
             sys.stdout = sys.stderr = self.stream
         if header:
             self.stream.write(header)
+            self.stream.flush()  # before the step's own output, which bypasses this buffer
         try:
             yield self.stream
         finally:

@@ -549,9 +549,14 @@ class Runner:
                 self._mark(task, TaskState.FAILED)
         for name, children in self.children.items():
             parent = self.tasks[name]
-            if not parent.state.finished and any(self.tasks[c].state in _BAD for c in children):
+            if parent.state.finished:
+                continue
+            if any(self.tasks[c].state in _BAD for c in children):
                 parent.ended_at = now
                 self._mark(parent, TaskState.FAILED)
+            else:  # stopped before all its elements ran: resume expands it again
+                parent.started_at = None
+                self._mark(parent, TaskState.QUEUED)
         ok = all(
             task.state in (TaskState.SUCCESS, TaskState.CACHED, TaskState.SKIPPED)
             for task in self.tasks.values()

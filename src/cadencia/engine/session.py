@@ -22,7 +22,7 @@ from cadencia.engine.events import RunObserver
 from cadencia.engine.executors.base import create_executor
 from cadencia.engine.runner import Runner
 from cadencia.engine.source import PipelineSource, load_source
-from cadencia.errors import GraphError, NotFoundError, Problem, RunStateError
+from cadencia.errors import GraphError, NotFoundError, Problem, RunStateError, UsageError
 from cadencia.store import open_artifact_store, open_metadata_store
 from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
@@ -279,6 +279,11 @@ def run_single_task(run_id: str, task_name: str, settings: Settings) -> TaskReco
         run = stores.metadata.get_run(run_id)
         _, graph = rebuild_graph(run)
         node_name = task_name.split("[", 1)[0]
+        if node_name != task_name and node_name in graph.nodes:
+            raise UsageError(
+                f"{task_name!r} is one element of the fan-out step {node_name!r}; a fan-out "
+                f"runs as a whole: cadencia task run {run_id} {node_name}"
+            )
         if node_name not in graph.nodes:
             raise NotFoundError(
                 f"run {run_id} has no step {task_name!r}; its steps are: {', '.join(graph.nodes)}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cadencia.errors import NotFoundError, StoreError
+from cadencia.errors import ArtifactCorruptedError, NotFoundError, StoreError
 from cadencia.store.hashing import DEFAULT_ALGORITHM, check_digest, digest_bytes, split_digest
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
@@ -69,8 +69,21 @@ class ArtifactStore(ABC):
         """Where the artifact is (a path or URL), for people and for lineage."""
 
     def _verify(self, digest: str, data: Buffer) -> Buffer:
-        check_digest(digest, data, self.location(digest))
+        try:
+            check_digest(digest, data, self.location(digest))
+        except ArtifactCorruptedError as exc:
+            moved = self._quarantine(digest)
+            if moved is None:
+                raise
+            raise ArtifactCorruptedError(
+                f"{exc} The damaged file was moved to {moved}, so the next run of that step "
+                "will not find it in the cache and will write it again."
+            ) from None
         return data
+
+    def _quarantine(self, digest: str) -> str | None:
+        """Move a damaged artifact aside (kept for inspection, never deleted)."""
+        return None
 
 
 def _relative_path(digest: str) -> str:
@@ -133,6 +146,15 @@ class LocalArtifactStore(ArtifactStore):
         except FileNotFoundError:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temporary, final)
+
+    def _quarantine(self, digest: str) -> str | None:
+        target = self.root / "corrupted" / f"{digest.replace(':', '-')}-{secrets.token_hex(3)}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.path(digest), target)
+        except OSError:
+            return None
+        return str(target)
 
     def write_with(self, write: Callable[[str], None]) -> StoredBlob:
         temporary = self._temporary()

@@ -54,13 +54,18 @@ def split_digest(digest: str) -> tuple[str, str]:
     return algorithm, hexpart
 
 
-def check_digest(digest: str, data: Any, location: str) -> None:
+REPAIR_ADVICE = (
+    "Start a new run with --no-cache: the step that produced it runs again and writes the "
+    "artifact anew (resuming the old run would read the damaged bytes again)."
+)
+
+
+def check_digest(digest: str, data: Any, location: str, advice: str = REPAIR_ADVICE) -> None:
     """Raise ``ArtifactCorruptedError`` unless ``data`` hashes to ``digest``."""
     algorithm, _ = split_digest(digest)
     actual = digest_bytes(data, algorithm)
     if actual != digest:
         raise ArtifactCorruptedError(
-            f"artifact {digest} at {location} is corrupted: its bytes now hash to {actual}. "
-            "It was changed or damaged after it was written. Delete it and re-run the step "
-            "that produced it (use --no-cache for that step's run)."
+            f"artifact {digest} at {location} is corrupted: its bytes now hash to {actual}; "
+            f"it was changed or damaged after it was written. {advice}"
         )

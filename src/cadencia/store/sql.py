@@ -246,8 +246,9 @@ class SQLMetadataStore(MetadataStore):
                 cursor.executemany(UPSERT_TASK, [self._task_row(task) for task in unique])
             if batch.blobs:
                 cursor.executemany(
+                    # An upsert, so that a step run again repairs a damaged inline artifact.
                     "INSERT INTO artifact_blobs (digest, data) VALUES (:digest, :data) "
-                    "ON CONFLICT (digest) DO NOTHING",
+                    "ON CONFLICT (digest) DO UPDATE SET data = excluded.data",
                     [{"digest": d, "data": data} for d, data in batch.blobs.items()],
                 )
             if batch.outputs:

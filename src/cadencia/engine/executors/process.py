@@ -174,6 +174,8 @@ class ProcessExecutor(Executor):
         log_file = self._log_file(worker, spec)
         log = None
         if log_file is not None:  # what the step printed before it died is kept
+            with contextlib.suppress(OSError), open(log_file, "a", encoding="utf-8") as handle:
+                handle.write(f"--- {failure.message} ---\n")
             log = LogRange(log_file.name, worker.log_start, _size(log_file))
         return TaskResult(
             spec.task_name,
