@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -28,13 +29,19 @@ class PipelineSource:
     kind: str  # "file" | "module" | "unimportable"
     target: str
     attribute: str
+    path: str | None = None
+    """A module's file, used when the module cannot be imported by name later."""
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "target": self.target, "attribute": self.attribute}
+        data = {"kind": self.kind, "target": self.target, "attribute": self.attribute}
+        if self.path:
+            data["path"] = self.path
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PipelineSource:
-        return cls(str(data["kind"]), str(data["target"]), str(data["attribute"]))
+        path = data.get("path")
+        return cls(str(data["kind"]), str(data["target"]), str(data["attribute"]), path)
 
     def __str__(self) -> str:
         return f"{self.target}:{self.attribute}"
@@ -58,7 +65,8 @@ def load_target(text: str) -> tuple[Pipeline, PipelineSource]:
         module = _import_module(location)
         kind, target = "module", location
     pipeline, attribute = _find_pipeline(module, name, location)
-    return pipeline, PipelineSource(kind, target, attribute)
+    file = getattr(module, "__file__", None) if kind == "module" else None
+    return pipeline, PipelineSource(kind, target, attribute, file)
 
 
 def load_source(source: PipelineSource) -> Pipeline:
@@ -69,9 +77,15 @@ def load_source(source: PipelineSource) -> Pipeline:
             "it (inside a function or an interactive session); define it at module level in a "
             "file to run it with the process executor, resume it or run its tasks alone"
         )
-    module = (
-        import_file(Path(source.target)) if source.kind == "file" else _import_module(source.target)
-    )
+    if source.kind == "file":
+        module = import_file(Path(source.target))
+    else:
+        try:
+            module = _import_module(source.target)
+        except SourceError:
+            if not source.path or not Path(source.path).is_file():
+                raise
+            module = import_file(Path(source.path))
     pipeline, _ = _find_pipeline(module, source.attribute, source.target)
     return pipeline
 
@@ -89,7 +103,7 @@ def source_of(pipeline: Pipeline) -> PipelineSource:
         if file is None:
             return PipelineSource("unimportable", module.__name__, attribute)
         return PipelineSource("file", str(Path(file).absolute()), attribute)
-    return PipelineSource("module", module.__name__, attribute)
+    return PipelineSource("module", module.__name__, attribute, file)
 
 
 _FILE_MODULE_PREFIX = "cadencia_pipeline_"
@@ -130,6 +144,9 @@ def import_file(path: Path) -> ModuleType:
 
 
 def _import_module(name: str) -> ModuleType:
+    # Like `python -m`: modules in the current folder are importable by name.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
