@@ -16,6 +16,7 @@ from cadencia.authoring import Pipeline, Step, pipeline, step, unless, when
 if TYPE_CHECKING:
     from cadencia.api import plan, resume, run, run_task
     from cadencia.client import Client, RunView
+    from cadencia.engine.context import TaskInfo, current_task
     from cadencia.engine.events import RunObserver, TaskEvent
     from cadencia.store.materializers import Materializer, register_materializer
 
@@ -25,6 +26,8 @@ _LAZY = {
     "resume": "cadencia.api",
     "run_task": "cadencia.api",
     "Client": "cadencia.client",
+    "TaskInfo": "cadencia.engine.context",
+    "current_task": "cadencia.engine.context",
     "RunView": "cadencia.client",
     "RunObserver": "cadencia.engine.events",
     "TaskEvent": "cadencia.engine.events",
@@ -56,7 +59,9 @@ __all__ = [
     "RunView",
     "Step",
     "TaskEvent",
+    "TaskInfo",
     "__version__",
+    "current_task",
     "pipeline",
     "plan",
     "register_materializer",

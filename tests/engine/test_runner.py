@@ -483,3 +483,33 @@ def test_the_run_summary_names_the_run_state(
     view = cadencia.run(str(write_pipeline(CHAIN)), executor="inline")
     assert view.record.state == RunState.SUCCESS
     assert view.run_id in repr(view)
+
+
+WHO_AM_I = """
+from cadencia import current_task, pipeline, step
+
+@step
+def items() -> list[int]:
+    return [10, 20]
+
+@step
+def who(x: int) -> list:
+    info = current_task()
+    return [info.run_id, info.task_name, info.step_name, info.attempt, info.map_index, x]
+
+@pipeline
+def introspective():
+    who.map(items())
+"""
+
+
+def test_a_step_knows_its_run_and_task(
+    home: Path, write_pipeline: Callable[..., Path], executor: str
+) -> None:
+    view = cadencia.run(str(write_pipeline(WHO_AM_I)), executor=executor)
+    assert view.output("who") == [
+        [view.run_id, "who[0]", "who", 1, 0, 10],
+        [view.run_id, "who[1]", "who", 1, 1, 20],
+    ]
+    with pytest.raises(cadencia.errors.UsageError, match="outside a running step"):
+        cadencia.current_task()

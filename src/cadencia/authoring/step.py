@@ -182,7 +182,8 @@ def step(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
 
     Options (all optional): ``retries``, ``retry_delay``, ``backoff``,
     ``jitter``, ``max_retry_delay``, ``timeout``, ``cache``, ``cache_version``,
-    ``pickle``, ``outputs``, ``on_failure``, ``on_success``, ``name``.
+    ``pickle``, ``outputs``, ``on_failure``, ``on_success``, ``name``,
+    ``description``.
     """
     frame = sys._getframe(1)
     where = SourceLocation(frame.f_code.co_filename, frame.f_lineno)

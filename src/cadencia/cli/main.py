@@ -239,7 +239,14 @@ def logs(run_id: str, step: str, home: str | None) -> None:
         view = client.run(run_id)
         task = view.task(step)
         text = view.log(step)
-        if text:
+        if not text and task.cached_from:
+            origin_run, _, origin_task = task.cached_from.partition("/")
+            click.echo(
+                f"(step {step} was not run: its result came from the cache, from "
+                f"{task.cached_from}; that run's output: cadencia logs {origin_run} {origin_task})",
+                err=True,
+            )
+        elif text:
             click.echo(text, nl=not text.endswith("\n"))
         elif task.error:
             click.echo(task.error)

@@ -171,7 +171,8 @@ def run_summary(view: RunView) -> None:
     if run.state != "success":
         for task in view.tasks:
             if task.state == TaskState.FAILED and task.error:
-                click.echo(f"\n--- {task.task_name} failed (attempt {task.attempt}) ---", err=True)
+                attempt = f" (attempt {task.attempt})" if task.attempt else ""
+                click.echo(f"\n--- {task.task_name} failed{attempt} ---", err=True)
                 click.echo(task.error.rstrip(), err=True)
                 break
         click.echo(
@@ -190,13 +191,14 @@ def runs_table(views: list[RunView]) -> None:
     for view in views:
         run = view.record
         params = " ".join(f"{k}={v}" for k, v in run.params.items())
+        params = params if len(params) <= 60 else params[:59] + "…"
         table.add_row(
             run.run_id,
             run.pipeline_name,
             f"[{STATE_STYLE.get(str(run.state), '')}]{run.state}[/]",
             _time(run.started_at),
             _duration(run.duration),
-            params[:60],
+            params,
         )
     _console().print(table)
 
@@ -210,7 +212,7 @@ def run_detail(view: RunView) -> None:
         f"[bold]run {run.run_id}[/] pipeline [bold]{run.pipeline_name}[/] "
         f"[{STATE_STYLE.get(str(run.state), '')}]{run.state}[/]"
     )
-    params = ", ".join(f"{k}={v!r}" for k, v in run.params.items()) or "none"
+    params = ", ".join(f"{k}={v}" for k, v in run.params.items()) or "none"
     console.print(
         f"params: {params}   started: {_time(run.started_at)}   duration: {_duration(run.duration)}"
     )
@@ -237,10 +239,11 @@ def run_detail(view: RunView) -> None:
             note = task.error.strip().splitlines()[-1][:70]
         elif task.map_size is not None and task.map_index is None:
             note = f"{task.map_size} tasks"
+        is_fan_out = task.map_size is not None and task.map_index is None
         table.add_row(
             ("  " if task.map_index is not None else "") + task.task_name,
             f"[{STATE_STYLE.get(str(task.state), '')}]{task.state}[/]",
-            str(task.attempt),
+            "-" if is_fan_out or task.attempt == 0 else str(task.attempt),
             _duration(task.duration),
             "; ".join(outputs.get(task.task_name, [])),
             note,

@@ -20,6 +20,7 @@ from typing import Any
 
 from cadencia.authoring.graph import RETURN, Collect, Const, Graph, Node
 from cadencia.engine.capture import LogSink
+from cadencia.engine.context import TaskInfo, running
 from cadencia.engine.spec import (
     ArtifactInput,
     Failure,
@@ -113,7 +114,10 @@ def execute_task(spec: TaskSpec, context: TaskContext) -> TaskResult:
             try:
                 kwargs = _arguments(spec, node, context)
                 stage = "error"
-                with _deadline(spec.timeout, threaded=context.file_descriptors):
+                info = TaskInfo(
+                    spec.run_id, spec.task_name, spec.node_name, spec.attempt, spec.map_index
+                )
+                with running(info), _deadline(spec.timeout, threaded=context.file_descriptors):
                     value = node.step.fn(**kwargs)
                 stage = "output"
                 outputs = _store_outputs(value, spec, node, context)

@@ -75,9 +75,10 @@ class RunRecord:
 
     @property
     def duration(self) -> float | None:
-        if self.started_at is None:
+        """Seconds from start to end; None while running or when the engine died."""
+        if self.started_at is None or self.ended_at is None:
             return None
-        return (self.ended_at or self.started_at) - self.started_at
+        return self.ended_at - self.started_at
 
 
 @dataclass

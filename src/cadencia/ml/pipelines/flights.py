@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from cadencia import pipeline, step
 from cadencia.ml import materializers
-from cadencia.ml.pipelines._linking import link_cadencia_run
+from cadencia.ml.pipelines._linking import link_cadencia_run, step_links
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -292,6 +292,7 @@ def log_training_run(
     from cadencia.ml.features import model_matrix
 
     client = tracking.client()
+    links = step_links()
     run_id = tracking.start_run(
         client,
         run_params["experiment"],
@@ -300,6 +301,7 @@ def log_training_run(
             "owner": run_params["owner"],
             "git_sha": tracking.git_sha() or "unknown",
             "cadencia.kind": "training",
+            **links,
         },
     )
     with tracking.failing_marks_run(client, run_id):
@@ -323,7 +325,7 @@ def log_training_run(
         tracking.log_plots(client, run_id, report)
         tracking.log_report(client, run_id, report, "evaluation/report.json")
         model_uri = tracking.log_lightgbm_model(run_id, model, model_matrix(evaluation.head(5)))
-    return {"mlflow_run_id": run_id, "model_uri": model_uri}
+    return {"mlflow_run_id": run_id, "model_uri": model_uri, "linked": bool(links)}
 
 
 @step(on_success=link_cadencia_run)
@@ -349,6 +351,8 @@ def register_model(
         "data_versions": json.dumps(versions, sort_keys=True)[:5000],
         **{f"eval.{k}": round(v, 6) for k, v in report["metrics"].items()},
     }
+    links = step_links()
+    tags.update(links)
     ref = registry.register(
         tracking.client(),
         logged["model_uri"],
@@ -357,7 +361,7 @@ def register_model(
         tags=tags,
         description=f"trained on months {tags['train_months']}, evaluated on {tags['eval_month']}",
     )
-    return ref.to_json()
+    return {**ref.to_json(), "linked": bool(links)}
 
 
 @step(cache=False)
@@ -415,7 +419,7 @@ def ml_training_pipeline(
     eval_month: int = 3,
     trials: int = 20,
     tuning_workers: int = 1,
-    tuning_threads: int = 1,
+    tuning_threads: int = 2,  # measured fastest on 2 cores (bench/ml_tuning.py)
     seed: int = 7,
     experiment: str = EXPERIMENT,
     model_name: str = MODEL_NAME,
