@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+import textwrap
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -258,3 +260,39 @@ def test_outputs_option_without_a_matching_annotation_leaves_types_unknown() -> 
         "b": three.signature.empty,
         "c": three.signature.empty,
     }
+
+
+def _fresh_step(source: str, path: Path) -> Any:
+    namespace: dict[str, Any] = {}
+    path.write_text(textwrap.dedent(source))
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace["compute"]
+
+
+CODE = """
+from cadencia import step
+
+@step
+def compute(x: int) -> int:
+    '''Doubles.'''
+    return x * 2
+"""
+
+
+@pytest.mark.parametrize(
+    ("edited", "same"),
+    [
+        (CODE.replace("@step", "@step(retries=3)"), True),
+        (CODE.replace("'''Doubles.'''", "'''Twice the input.'''"), True),
+        (CODE.replace("    return x * 2", "    # a comment\n    return x  *  2"), True),
+        (CODE.replace("return x * 2", "return x * 3"), False),
+        (CODE.replace("x: int", "x: float"), False),
+    ],
+    ids=["decorator", "docstring", "comment-and-spacing", "logic", "annotation"],
+)
+def test_the_code_hash_follows_what_the_step_computes(
+    edited: str, same: bool, tmp_path: Path
+) -> None:
+    before = _fresh_step(CODE, tmp_path / "before.py")
+    after = _fresh_step(edited, tmp_path / "after.py")
+    assert (before.code_hash == after.code_hash) is same

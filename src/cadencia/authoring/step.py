@@ -8,6 +8,7 @@ the graph and returns a handle to its future output.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -133,15 +134,17 @@ class Step(Generic[P, R]):
 
     @property
     def code_hash(self) -> str:
-        """Hash of the step's source code (or of ``cache_version`` when given)."""
+        """Hash of the step's code (or of ``cache_version`` when given).
+
+        The code is the function's syntax tree without its decorators and
+        docstring: reformatting, comments, docs and run options such as
+        ``retries`` do not change what a step computes, so they keep its cache.
+        """
         if self._code_hash is None:
             if self.options.cache_version is not None:
                 material = "version:" + self.options.cache_version
             else:
-                try:
-                    material = textwrap.dedent(inspect.getsource(self.fn))
-                except (OSError, TypeError):
-                    material = self.fn.__code__.co_code.hex()
+                material = _code_material(self.fn)
             self._code_hash = hashlib.sha256(material.encode()).hexdigest()[:32]
         return self._code_hash
 
@@ -152,6 +155,26 @@ class Step(Generic[P, R]):
         if _is_named_tuple(annotation):
             return tuple(annotation._fields)  # type: ignore[union-attr]
         return (RETURN,)
+
+
+def _code_material(fn: Callable[..., Any]) -> str:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):  # no source (built in a REPL, a lambda…)
+        return fn.__code__.co_code.hex()
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, ast.FunctionDef | ast.AsyncFunctionDef):
+        return ast.dump(tree)
+    definition.decorator_list = []
+    body = definition.body
+    if (
+        len(body) > 1
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        definition.body = body[1:]
+    return ast.dump(definition, annotate_fields=False)
 
 
 def _is_named_tuple(annotation: Any) -> bool:

@@ -307,18 +307,20 @@ def lineage(ref: tuple[str, ...], home: str | None, as_json: bool) -> None:
     what = f"artifact {ref[0]!r}" if len(ref) == 1 else f"run with id {ref[0]!r}"
     settings = _existing_store(home, what)
     with Client(settings=settings) as client:
+        focus = None
         if len(ref) == 1:
             digest = ref[0]
         elif len(ref) in (2, 3):
             output = ref[2] if len(ref) == 3 else "return"
             digest = client.run(ref[0]).output_record(ref[1], output).digest
+            focus = (ref[0], ref[1])
         else:
             raise UsageError("lineage takes DIGEST, or RUN_ID STEP [OUTPUT]")
         result = client.lineage(digest)
         if as_json:
             click.echo(json.dumps(render.lineage_json(result), indent=2))
         else:
-            render.lineage_text(result)
+            render.lineage_text(result, focus)
 
 
 from cadencia.cli.demo import demo  # noqa: E402 - the ML lifecycle demo (issue 3)

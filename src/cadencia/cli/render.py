@@ -267,12 +267,18 @@ def plan_table(plan: Plan) -> None:
     console.print(table)
 
 
-def lineage_text(lineage: Lineage) -> None:
+def lineage_text(lineage: Lineage, focus: tuple[str, str] | None = None) -> None:
+    """Producers first (the asked-for task first of all), then readers.
+
+    Artifacts are content-addressed: other tasks that produced the same bytes
+    share the artifact, and are listed as such.
+    """
     click.echo(f"artifact {lineage.digest}")
-    for output in lineage.produced_by:
-        click.echo(
-            f"  produced by {output.run_id} {output.task_name} (output {output.output_name})"
-        )
+    producers = sorted(lineage.produced_by, key=lambda o: (o.run_id, o.task_name) != focus)
+    for index, output in enumerate(producers):
+        mine = focus is None or (output.run_id, output.task_name) == focus
+        verb = "produced by" if mine or index == 0 else "same bytes also produced by"
+        click.echo(f"  {verb} {output.run_id} {output.task_name} (output {output.output_name})")
         for record in lineage.inputs_of(output):
             where = "" if record.position < 0 else f"[{record.position}]"
             click.echo(f"    from input {record.input_name}{where}: {record.digest}")

@@ -14,7 +14,6 @@ changed (and from what to what), which input changed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cadencia.authoring.graph import Graph, Node
@@ -76,11 +75,7 @@ def make_plan(graph: Graph, settings: Settings, *, use_cache: bool = True) -> Pl
     from cadencia.authoring import params as params_module
 
     plan = Plan(graph.pipeline_name, params_module.to_json(graph.params))
-    store_exists = (
-        not settings.db_url.startswith("sqlite:///")
-        or Path(settings.db_url.removeprefix("sqlite:///")).exists()
-    )
-    if not store_exists:
+    if not settings.metadata_exists():
         for node in graph:
             plan.steps.append(
                 PlannedStep(node.name, "run", "no run has been recorded yet in this home")

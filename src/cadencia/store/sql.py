@@ -33,7 +33,10 @@ SCHEMA_VERSION = 2
 """Raised whenever a table or column changes (2: task logs, inline outputs, artifact blobs)."""
 
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS cadencia_schema (version INTEGER NOT NULL)""",
+    # One row (id 1): two processes creating a new store at once cannot both stamp it.
+    """CREATE TABLE IF NOT EXISTS cadencia_schema (
+        id INTEGER PRIMARY KEY,
+        version INTEGER NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY,
         pipeline_name TEXT NOT NULL,
@@ -208,12 +211,12 @@ class SQLMetadataStore(MetadataStore):
                 for statement in SCHEMA:
                     cursor.execute(statement)
                 # Another process may have created the schema while this one waited.
+                cursor.execute(
+                    "INSERT INTO cadencia_schema (id, version) VALUES (1, :v) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    {"v": SCHEMA_VERSION},
+                )
                 rows = cursor.execute("SELECT version FROM cadencia_schema").fetchall()
-                if not rows:
-                    cursor.execute(
-                        "INSERT INTO cadencia_schema (version) VALUES (:v)", {"v": SCHEMA_VERSION}
-                    )
-                    return
             rows = [{"version": rows[0][0]}]
         version = rows[0]["version"]
         if version != SCHEMA_VERSION:

@@ -48,6 +48,8 @@ class SQLAlchemyBackend(SQLBackend):
             if self.dialect == "sqlite" and database and database != ":memory:":
                 # Like the embedded backend: a new home's folder is created on first use.
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if self.dialect == "sqlite":
+                _real_sqlite_transactions(self.engine)
         except Exception as exc:
             raise StoreError(f"cannot use metadata database {self.url}: {exc}") from exc
 
@@ -82,3 +84,18 @@ class SQLAlchemyBackend(SQLBackend):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _real_sqlite_transactions(engine: Any) -> None:
+    """SQLAlchemy's documented recipe for pysqlite: the driver delays BEGIN until the
+    first write, so a read-then-write in one transaction is not isolated. Take the
+    write lock at BEGIN instead, as the embedded backend does."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(connection: Any, record: Any) -> None:
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
