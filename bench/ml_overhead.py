@@ -36,7 +36,8 @@ def plain(trials: int) -> None:
     policy = {"metric": "roc_auc", "min_improvement": 0.002, "floors": {"roc_auc": 0.6}}
     versions = f.feature_versions([1, 2, 3])
     train, evaluation = f.load_training_sets(versions, [1, 2], 3)
-    tuning = f.tune_hyperparameters(train, trials, 7, 1)
+    threads = f.ml_training_pipeline.params["tuning_threads"].default
+    tuning = f.tune_hyperparameters(train, trials, 7, threads)
     model = f.train_model(train, tuning)
     report = f.evaluate_model(model, evaluation, tuning)
     logged = f.log_training_run(model, tuning, report, versions, evaluation, run_params)

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ml_common import CADENCIA, FLOWS, median, prepared_home, table
 
 MODES = {
-    "serial (1 trial at a time, 2 threads each)": {"tuning_threads": 1},
-    "Optuna threads (n_jobs=2, 1 thread each)": {"tuning_threads": 2},
+    "serial (1 trial at a time, 2 threads each)": {"tuning_threads": 1, "tuning_workers": 1},
+    "Optuna threads (n_jobs=2, 1 thread each)": {"tuning_threads": 2, "tuning_workers": 1},
     "cadencia executor workers x2 + journal storage": {"tuning_workers": 2},
 }
 
@@ -40,7 +40,7 @@ def tuning_result(params: dict[str, object]) -> dict[str, object]:
 
     with Client() as client:
         run = client.run(run_id)
-        step = "collect_tuning" if params.get("tuning_workers") else "tune_hyperparameters"
+        step = "collect_tuning" if params["tuning_workers"] != 1 else "tune_hyperparameters"
         return dict(run.output(step))
 
 
