@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -513,3 +514,64 @@ def test_a_step_knows_its_run_and_task(
     ]
     with pytest.raises(cadencia.errors.UsageError, match="outside a running step"):
         cadencia.current_task()
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_workers_started_fresh_rebuild_the_pipeline(
+    home: Path,
+    tmp_path: Path,
+    write_pipeline: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+) -> None:
+    monkeypatch.setenv("CADENCIA_START_METHOD", method)
+    view = cadencia.run(str(write_pipeline(FAN)), {"n": 6})
+    assert view.state == "success", view.record.error
+    assert view.output("pair") == [55, 13]
+    # A timeout still kills a fresh worker and a replacement is started.
+    timed = cadencia.run(str(write_pipeline(TIMEOUT)), continue_on_failure=True)
+    assert timed.task("slow").attempt == 2
+    assert timed.task("quick").state == TaskState.SUCCESS
+
+
+def test_a_fresh_start_needs_an_importable_pipeline(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadencia import pipeline, step
+
+    @step
+    def local_step() -> int:
+        return 1
+
+    @pipeline
+    def local_pipeline() -> None:
+        local_step()
+
+    monkeypatch.setenv("CADENCIA_START_METHOD", "spawn")
+    with pytest.raises(cadencia.errors.UsageError, match="needs a pipeline other processes can"):
+        cadencia.run(local_pipeline)
+
+
+def test_a_step_sees_the_run_home(
+    tmp_path: Path,
+    write_pipeline: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    executor: str,
+) -> None:
+    monkeypatch.delenv("CADENCIA_HOME", raising=False)
+    source = """
+import os
+from cadencia import current_task, pipeline, step
+
+@step
+def where() -> list:
+    return [os.environ.get("CADENCIA_HOME"), current_task().home]
+
+@pipeline
+def located():
+    where()
+"""
+    run_home = tmp_path / "elsewhere"
+    view = cadencia.run(str(write_pipeline(source)), executor=executor, home=run_home)
+    assert view.output("where") == [str(run_home), str(run_home)]
+    assert "CADENCIA_HOME" not in os.environ

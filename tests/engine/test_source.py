@@ -55,3 +55,21 @@ def test_an_unknown_module_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no module named 'no_such_module'" in result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_a_run_records_the_git_commit_of_its_pipeline(tmp_path: Path) -> None:
+    project = tmp_path / "repo"
+    project.mkdir()
+    (project / "greetings.py").write_text(MODULE)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run([*git, "-C", str(project), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(project), "commit", "-qm", "first"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    home = tmp_path / "home"
+    for target in ("greetings.py", "greetings:greet"):
+        created = cli(project, home, "run", target, "--json")
+        assert created.returncode == 0, created.stderr
+        assert json.loads(created.stdout)["code_version"] == head

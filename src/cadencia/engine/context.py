@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ class TaskInfo:
     step_name: str
     attempt: int
     map_index: int | None = None
+    home: str | None = None
+    """The run's cadencia home, also exported as ``CADENCIA_HOME`` while the step runs."""
 
 
 _current: contextvars.ContextVar[TaskInfo | None] = contextvars.ContextVar(
@@ -42,8 +45,19 @@ def current_task() -> TaskInfo:
 
 @contextlib.contextmanager
 def running(info: TaskInfo) -> Iterator[None]:
+    """Make ``info`` current; the step's own code (and libraries reading the
+    environment) see the run's home even when the run was started with
+    ``--home`` rather than ``CADENCIA_HOME``."""
     token = _current.set(info)
+    previous = os.environ.get("CADENCIA_HOME")
+    if info.home is not None:
+        os.environ["CADENCIA_HOME"] = info.home
     try:
         yield
     finally:
         _current.reset(token)
+        if info.home is not None:
+            if previous is None:
+                os.environ.pop("CADENCIA_HOME", None)
+            else:
+                os.environ["CADENCIA_HOME"] = previous

@@ -114,7 +114,14 @@ class Runner:
             self.run.engine_host, self.run.engine_pid = socket.gethostname(), os.getpid()
         self.batch.run = self.run
         self.executor.start(
-            ExecutorContext(self.graph, self.artifacts, self.registry, self.settings)
+            ExecutorContext(
+                self.graph,
+                self.artifacts,
+                self.registry,
+                self.settings,
+                source=self.run.source,
+                params=self.run.params,
+            )
         )
         self.observer.run_started(run=self.run, tasks=list(self.tasks.values()))
         try:

@@ -310,12 +310,13 @@ def run_single_task(run_id: str, task_name: str, settings: Settings) -> TaskReco
 
 
 def code_version(source: PipelineSource) -> str | None:
-    """The git commit of the repository holding a pipeline file, read without running git."""
-    if source.kind != "file":
+    """The git commit of the repository holding a pipeline's file, read without running git."""
+    file = source.target if source.kind == "file" else source.path
+    if file is None:
         return None
     from pathlib import Path
 
-    folder = Path(source.target).parent
+    folder = Path(file).parent
     for candidate in (folder, *folder.parents):
         git = candidate / ".git"
         if git.is_dir():

@@ -80,6 +80,8 @@ class TaskContext:
     file_descriptors: bool = False
     """Point fds 1 and 2 at the log (only in a process that runs nothing else)."""
     worker: int | None = None
+    home: str | None = None
+    """The run's cadencia home, exported to the step (see ``engine.context``)."""
     _sinks: dict[str, LogSink] = field(default_factory=dict)
 
     def sink(self, log_dir: str | None) -> LogSink | None:
@@ -115,7 +117,12 @@ def execute_task(spec: TaskSpec, context: TaskContext) -> TaskResult:
                 kwargs = _arguments(spec, node, context)
                 stage = "error"
                 info = TaskInfo(
-                    spec.run_id, spec.task_name, spec.node_name, spec.attempt, spec.map_index
+                    spec.run_id,
+                    spec.task_name,
+                    spec.node_name,
+                    spec.attempt,
+                    spec.map_index,
+                    context.home,
                 )
                 with running(info), _deadline(spec.timeout, threaded=context.file_descriptors):
                     value = node.step.fn(**kwargs)

@@ -27,6 +27,10 @@ class ExecutorContext:
     artifacts: ArtifactStore
     registry: MaterializerRegistry
     settings: Settings
+    source: dict[str, Any] | None = None
+    """The run's ``PipelineSource`` (JSON), for workers that rebuild the graph themselves."""
+    params: dict[str, Any] | None = None
+    """The run's parameters (JSON), likewise."""
 
 
 class Executor(ABC):

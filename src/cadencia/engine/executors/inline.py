@@ -29,6 +29,7 @@ class InlineExecutor(Executor):
             registry=context.registry,
             memory=ObjectCache(),
             file_descriptors=False,
+            home=str(context.settings.home),
         )
 
     @property

@@ -1,7 +1,12 @@
-"""The process executor (default): a pool of forked worker processes.
+"""The process executor (default): a pool of worker processes.
 
 Workers are forked from the engine after the pipeline is built, so they
-start in a few milliseconds with the user's modules already imported. Each
+start in a few milliseconds with the user's modules already imported.
+``CADENCIA_START_METHOD=forkserver`` (or ``spawn``) starts them fresh
+instead: each imports the pipeline from its recorded source and rebuilds the
+graph. That is slower to start but safe when the engine's process already ran
+OpenMP code (a LightGBM model trained in a notebook), whose threads do not
+survive ``fork`` and would hang a forked worker. Each
 worker runs one task at a time and keeps recently produced values in memory:
 the engine sends a task to the worker holding its inputs when it is free, so
 a chain of steps passing a large DataFrame never reads it back from disk.
@@ -43,12 +48,20 @@ class _Worker:
 class ProcessExecutor(Executor):
     name = "process"
 
-    def __init__(self, workers: int | None = None, memory_mb: int | None = None) -> None:
-        if "fork" not in multiprocessing.get_all_start_methods():
+    def __init__(
+        self,
+        workers: int | None = None,
+        memory_mb: int | None = None,
+        start_method: str | None = None,
+    ) -> None:
+        method = start_method or os.environ.get("CADENCIA_START_METHOD") or "fork"
+        available = multiprocessing.get_all_start_methods()
+        if method not in available:
             raise UsageError(
-                "the process executor needs os.fork, which this platform lacks; "
-                "use --executor inline"
+                f"start method {method!r} (CADENCIA_START_METHOD) is not available here; "
+                f"choose one of {', '.join(available)}, or use --executor inline"
             )
+        self.start_method = method
         configured = workers or int(os.environ.get("CADENCIA_WORKERS", "0")) or os.cpu_count() or 1
         if configured < 1:
             raise UsageError(f"workers={configured} is invalid: it must be 1 or more")
@@ -61,6 +74,14 @@ class ProcessExecutor(Executor):
         self._context: ExecutorContext | None = None
 
     def start(self, context: ExecutorContext) -> None:
+        if self.start_method != "fork":
+            kind = (context.source or {}).get("kind", "unimportable")
+            if kind == "unimportable" or context.params is None:
+                raise UsageError(
+                    f"start method {self.start_method!r} needs a pipeline other processes can "
+                    "import (defined at module level in a file); this one is not, so use the "
+                    "default start method 'fork' or --executor inline"
+                )
         self._context = context
 
     @property
@@ -97,10 +118,30 @@ class ProcessExecutor(Executor):
         assert self._context is not None, "start() was not called"
         worker_id = self._next_id
         self._next_id += 1
-        parent_end, child_end = multiprocessing.Pipe(duplex=True)
-        process = multiprocessing.get_context("fork").Process(
-            target=_worker_main,
-            args=(child_end, worker_id, self._context, self.memory_bytes, os.getpid()),
+        context: Any = multiprocessing.get_context(self.start_method)
+        parent_end, child_end = context.Pipe(duplex=True)
+        if self.start_method == "fork":  # the graph and stores are inherited as they are
+            target: Any = _worker_main
+            setup: Any = self._context
+        else:  # a fresh interpreter: it rebuilds them from the run's records
+            target = _fresh_worker_main
+            settings = self._context.settings
+            setup = (
+                self._context.source,
+                self._context.params,
+                (str(settings.home), settings.db_url, settings.artifacts_url),
+            )
+        process = context.Process(
+            target=target,
+            # A forkserver's workers are its children, not the engine's: they die with
+            # the server, which exits when the engine does.
+            args=(
+                child_end,
+                worker_id,
+                setup,
+                self.memory_bytes,
+                None if self.start_method == "forkserver" else os.getpid(),
+            ),
             name=f"cadencia-worker-{worker_id}",
             daemon=True,
         )
@@ -215,7 +256,7 @@ def _size(path: Path | None) -> int:
         return 0
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent(parent_pid: int | None) -> None:
     """Have the kernel kill this worker when the engine dies (Linux), so a killed
     engine leaves no worker running a step that ``resume`` will run again."""
     try:
@@ -226,7 +267,7 @@ def _die_with_parent(parent_pid: int) -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the pipe's EOF stops the worker instead
         pass
-    if os.getppid() != parent_pid:  # the engine died before prctl took effect
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl took effect
         os._exit(1)
 
 
@@ -235,14 +276,10 @@ def _worker_main(
     worker_id: int,
     context: ExecutorContext,
     memory_bytes: int,
-    parent_pid: int,
+    parent_pid: int | None,
 ) -> None:
-    _die_with_parent(parent_pid)
-    # Ctrl-C reaches the whole process group; the engine decides what stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from cadencia.store import hashing
-
-    hashing.allow_threads()
+    """A forked worker: the engine's graph and stores are already in memory."""
+    _prepare_worker(parent_pid)
     task_context = TaskContext(
         graph=context.graph,
         artifacts=context.artifacts,
@@ -250,7 +287,72 @@ def _worker_main(
         memory=ObjectCache(memory_bytes),
         file_descriptors=True,
         worker=worker_id,
+        home=str(context.settings.home),
     )
+    _serve(connection, task_context)
+
+
+def _fresh_worker_main(
+    connection: Connection,
+    worker_id: int,
+    setup: tuple[dict[str, Any], dict[str, Any], tuple[str, str, str]],
+    memory_bytes: int,
+    parent_pid: int | None,
+) -> None:
+    """A worker in a fresh interpreter: import the pipeline and rebuild the graph."""
+    _prepare_worker(parent_pid)
+    from cadencia.authoring import params as params_module
+    from cadencia.engine.source import PipelineSource, load_source
+    from cadencia.store import open_artifact_store
+    from cadencia.store.config import Settings
+    from cadencia.store.materializers import registry
+
+    source, params, (home, db_url, artifacts_url) = setup
+    try:
+        settings = Settings.resolve(home, db_url, artifacts_url)
+        pipeline = load_source(PipelineSource.from_json(source))
+        graph = pipeline.build_resolved(params_module.from_json(params, pipeline.params))
+    except BaseException as exc:
+        _refuse_tasks(connection, Failure.from_exception(exc, kind="internal", retryable=False))
+        return
+    task_context = TaskContext(
+        graph=graph,
+        artifacts=open_artifact_store(settings.artifacts_url),
+        registry=registry,
+        memory=ObjectCache(memory_bytes),
+        file_descriptors=True,
+        worker=worker_id,
+        home=home,
+    )
+    _serve(connection, task_context)
+
+
+def _refuse_tasks(connection: Connection, failure: Failure) -> None:
+    """A worker that could not load the pipeline answers every task with why."""
+    while True:
+        try:
+            spec = connection.recv()
+        except (EOFError, OSError):
+            os._exit(1)
+        if spec is None:
+            os._exit(1)
+        now = time.time()
+        message = f"the worker could not load the pipeline: {failure.message}"
+        reply = Failure("internal", message, failure.traceback, retryable=False)
+        connection.send(TaskResult(spec.task_name, spec.attempt, now, now, failure=reply))
+
+
+def _prepare_worker(parent_pid: int | None) -> None:
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group; the engine decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from cadencia.store import hashing
+
+    hashing.allow_threads()
+
+
+def _serve(connection: Connection, task_context: TaskContext) -> None:
+    """Run tasks until the engine says stop or goes away."""
     code = 0
     try:
         while True:
