@@ -5,6 +5,7 @@ Workloads (issue 2):
   W1  a chain of 100 no-op steps
   W2  one step fanning out to 500 no-op steps and a join receiving all 500 results
   W3  five chained steps passing a 1,000,000 x 10 float DataFrame (each adds 1 to a column)
+  W4  8 Ridge regressions (200,000 x 50) with different alphas, in parallel, and the best picked
   W5  a 10,000-way fan-out (also 1k, 2k, 5k to check that time grows linearly)
 
 Each measurement is the wall time of a whole process (interpreter start, imports, run,

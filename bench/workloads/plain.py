@@ -41,5 +41,23 @@ def w3(rows: int) -> None:
         frame = frame.assign(**{column: frame[column] + 1})
 
 
+def w4(rows: int) -> None:
+    import numpy as np
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((rows, 50))
+    target = features @ rng.standard_normal(50) + rng.standard_normal(rows)
+    split = rows * 4 // 5
+    alphas = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+    scores = [
+        Ridge(alpha=alpha)
+        .fit(features[:split], target[:split])
+        .score(features[split:], target[split:])
+        for alpha in alphas
+    ]
+    assert alphas[scores.index(max(scores))] in alphas
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](int(sys.argv[2]))

@@ -252,7 +252,8 @@ def store_value(
     label = f"{materializer.name}@{materializer.version}"
     type_name = qualified_name(type(value))
     try:
-        if materializer.writes_files:
+        estimate = materializer.estimated_size(value) if materializer.writes_files else None
+        if materializer.writes_files and (estimate is None or estimate > INLINE_MAX_BYTES):
             blob = context.artifacts.write_with(lambda path: materializer.dump_to_file(value, path))
         else:
             data = materializer.dump(value)

@@ -51,6 +51,11 @@ class Materializer(ABC):
     writes_files: ClassVar[bool] = False
     """True when ``dump_to_file`` writes large values straight to disk."""
 
+    def estimated_size(self, value: Any) -> int | None:
+        """Roughly how many bytes ``value`` stores as (None: unknown). Lets small
+        values of file-writing materializers be stored inline anyway."""
+        return None
+
     def dump_to_file(self, value: Any, path: str) -> None:
         """Write the artifact for ``value`` to ``path`` (override for large values)."""
         with open(path, "wb") as handle:
