@@ -5,7 +5,7 @@ Workloads (issue 2):
   W1  a chain of 100 no-op steps
   W2  one step fanning out to 500 no-op steps and a join receiving all 500 results
   W3  five chained steps passing a 1,000,000 x 10 float DataFrame (each adds 1 to a column)
-  W4  8 Ridge regressions (200,000 x 50) with different alphas, in parallel, and the best picked
+  W4  8 Ridge regressions (200,000 x 50) with different alphas, in parallel; the best is picked
   W5  a 10,000-way fan-out (also 1k, 2k, 5k to check that time grows linearly)
 
 Each measurement is the wall time of a whole process (interpreter start, imports, run,
@@ -59,6 +59,9 @@ WORKLOAD_LIST = [
         ["rows=1000000"],
         ["w3", "1000000"],
         "<= 3x plain",
+    ),
+    Workload(
+        "W4", "8 Ridge fits + pick best", "w4_ridge.py", ["rows=200000"], ["w4", "200000"], ""
     ),
     Workload(
         "W5-1k", "fan-out 1,000 + join", "w2_fan_out.py", ["width=1000"], ["w2", "1000"], "linear"
