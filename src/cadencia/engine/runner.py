@@ -113,18 +113,18 @@ class Runner:
         if self.only is None:
             self.run.engine_host, self.run.engine_pid = socket.gethostname(), os.getpid()
         self.batch.run = self.run
-        self.executor.start(
-            ExecutorContext(
-                self.graph,
-                self.artifacts,
-                self.registry,
-                self.settings,
-                source=self.run.source,
-                params=self.run.params,
-            )
-        )
-        self.observer.run_started(run=self.run, tasks=list(self.tasks.values()))
         try:
+            self.executor.start(
+                ExecutorContext(
+                    self.graph,
+                    self.artifacts,
+                    self.registry,
+                    self.settings,
+                    source=self.run.source,
+                    params=self.run.params,
+                )
+            )
+            self.observer.run_started(run=self.run, tasks=list(self.tasks.values()))
             self._drain()
             while True:
                 # Outcomes are durable before any task that depends on them starts
@@ -619,3 +619,5 @@ class Runner:
         self.batch.run = self.run
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._flush()
+        with contextlib.suppress(Exception):  # e.g. give the terminal back to the user
+            self.observer.run_finished(run=self.run)
