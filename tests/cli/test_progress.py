@@ -74,3 +74,45 @@ def test_piped_output_has_no_live_view(home: Path, write_pipeline: Callable[...,
     assert result.returncode == 0
     assert "fan-out" not in result.stdout and "\x1b[" not in result.stdout
     assert result.stdout.startswith("run ") and "success" in result.stdout
+
+
+def test_ctrl_c_records_the_run_and_says_how_to_finish_it(
+    home: Path, write_pipeline: Callable[..., Path]
+) -> None:
+    import signal
+    import time
+
+    source = SLOW.replace("time.sleep(0.4)", "time.sleep(30)")
+    env = {**os.environ, "CADENCIA_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cadencia.cli.main", "run", str(write_pipeline(source))],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        runs = subprocess.run(
+            [sys.executable, "-m", "cadencia.cli.main", "runs", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if '"state": "running"' in runs.stdout:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1.0)  # let the fan-out finish and the long step start
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "cadencia resume RUN_ID" in stderr
+    runs = subprocess.run(
+        [sys.executable, "-m", "cadencia.cli.main", "runs", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert '"state": "failed"' in runs.stdout
+    assert "was interrupted" in runs.stdout

@@ -33,6 +33,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CadenciaError as exc:
             _fail(exc)
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted: a run in progress was recorded as failed; "
+                "'cadencia runs' lists it and 'cadencia resume RUN_ID' finishes it",
+                err=True,
+            )
+            sys.exit(130)
 
 
 def _settings(home: str | None) -> Any:
