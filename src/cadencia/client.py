@@ -52,19 +52,10 @@ class Client:
         return RunView(self, self.metadata.get_run(run_id))
 
     def load(self, output: OutputRecord) -> Any:
-        from cadencia.store.hashing import check_digest
         from cadencia.store.materializers import registry
+        from cadencia.store.outputs import read_output
 
-        materializer = registry.get(output.materializer.partition("@")[0])
-        if output.inline:
-            data = self.metadata.get_blobs([output.digest]).get(output.digest)
-            if data is None:
-                raise NotFoundError(
-                    f"inline artifact {output.digest} is missing from {self.metadata.url}"
-                )
-            check_digest(output.digest, data, f"{self.metadata.url} (inline)")
-            return materializer.load(data)
-        return materializer.load(self.artifacts.read(output.digest))
+        return read_output(output, self.metadata, self.artifacts, registry)
 
     def lineage(self, digest: str) -> Lineage:
         """Which tasks produced an artifact, from which inputs, and which tasks read it."""

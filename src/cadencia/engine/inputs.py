@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import pathlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,3 +217,17 @@ def const_token(value: Any) -> tuple[str | None, str]:
     except (TypeError, ValueError):
         return None, shown
     return "const:" + hashlib.sha256(encoded.encode()).hexdigest()[:32], shown
+
+
+def output_values(
+    node: Node, records: Sequence[OutputRecord], split: Collection[str]
+) -> dict[str, OutputValue]:
+    """A finished node's outputs from its records; ``split`` names those stored
+    element by element too (because a fan-out maps over them)."""
+    values: dict[str, OutputValue] = {}
+    for name in node.output_names:
+        mine = [r for r in records if r.output_name == name]
+        whole = next((r for r in mine if r.position == WHOLE), None)
+        elements = sorted((r for r in mine if r.position != WHOLE), key=lambda r: r.position)
+        values[name] = OutputValue(whole, elements if name in split else None)
+    return values

@@ -22,9 +22,9 @@ from cadencia.engine.inputs import OutputValue
 from cadencia.store import open_artifact_store, open_metadata_store
 from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
-from cadencia.store.hashing import check_digest
 from cadencia.store.materializers import registry
 from cadencia.store.metadata import MetadataStore
+from cadencia.store.outputs import read_output, still_usable
 from cadencia.store.records import WHOLE, OutputRecord, TaskRecord
 
 
@@ -193,37 +193,19 @@ class _Planner:
         hit = self.metadata.find_cached(key)
         if hit is None:
             return None
-        blobs = self.metadata.get_blobs([o.digest for o in hit[1] if o.inline])
-        for output in hit[1]:
-            name, _, version = output.materializer.partition("@")
-            stored = (
-                output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
-            )
-            if registry.get(name).version != version or not stored:
-                return None
+        blobs = still_usable(hit[1], self.metadata, self.artifacts, registry)
+        if blobs is None:
+            return None
         self.blobs.update(blobs)
         return hit
 
     def _remember(self, node: Node, outputs: list[OutputRecord]) -> None:
-        values = {}
-        for name in node.output_names:
-            mine = [o for o in outputs if o.output_name == name]
-            whole = next((o for o in mine if o.position == WHOLE), None)
-            elements = sorted((o for o in mine if o.position != WHOLE), key=lambda o: o.position)
-            values[name] = OutputValue(
-                whole, elements if name in self.split.get(node.name, ()) else None
-            )
-        self.available[node.name] = values
+        self.available[node.name] = inputs.output_values(
+            node, outputs, self.split.get(node.name, ())
+        )
 
     def _load(self, record: OutputRecord) -> Any:
-        materializer = registry.get(record.materializer.partition("@")[0])
-        if record.inline:
-            data = self.blobs.get(record.digest)
-            if data is None:
-                data = self.metadata.get_blobs([record.digest])[record.digest]
-            check_digest(record.digest, data, "the metadata store (inline)")
-            return materializer.load(data)
-        return materializer.load(self.artifacts.read(record.digest))
+        return read_output(record, self.metadata, self.artifacts, registry, self.blobs)
 
     def _why_miss(self, node: Node, parts: dict[str, Any]) -> str:
         previous = self.metadata.latest_task(self.graph.pipeline_name, node.name)

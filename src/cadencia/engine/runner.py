@@ -26,12 +26,11 @@ from cadencia.engine.events import RunObserver, TaskEvent, call_hook
 from cadencia.engine.executors.base import Executor, ExecutorContext
 from cadencia.engine.inputs import OutputValue, PreparedInputs
 from cadencia.engine.spec import TaskResult, TaskSpec
-from cadencia.engine.task import verify_inline
-from cadencia.errors import StoreError
 from cadencia.store.artifacts import ArtifactStore
 from cadencia.store.config import Settings
 from cadencia.store.materializers import MaterializerRegistry
 from cadencia.store.metadata import MetadataStore
+from cadencia.store.outputs import read_output, still_usable
 from cadencia.store.records import (
     WHOLE,
     Batch,
@@ -289,14 +288,9 @@ class Runner:
         if hit is None:
             return False
         source, outputs = hit
-        blobs = self.store.get_blobs([o.digest for o in outputs if o.inline])
-        for output in outputs:
-            name, _, version = output.materializer.partition("@")
-            stored = (
-                output.digest in blobs if output.inline else self.artifacts.exists(output.digest)
-            )
-            if self.registry.get(name).version != version or not stored:
-                return False
+        blobs = still_usable(outputs, self.store, self.artifacts, self.registry)
+        if blobs is None:
+            return False
         self.blobs.update(blobs)
         records = [replace(o, run_id=self.run.run_id, task_name=task.task_name) for o in outputs]
         now = time.time()
@@ -419,14 +413,9 @@ class Runner:
                 r.output_name: r for r in records if r.position == WHOLE
             }
             return
-        values: dict[str, OutputValue] = {}
-        for name in node.output_names:
-            mine = [r for r in records if r.output_name == name]
-            whole = next((r for r in mine if r.position == WHOLE), None)
-            elements = sorted((r for r in mine if r.position != WHOLE), key=lambda r: r.position)
-            split = name in self.split.get(node.name, ())
-            values[name] = OutputValue(whole, elements if split else None)
-        self.available[node.name] = values
+        self.available[node.name] = inputs.output_values(
+            node, records, self.split.get(node.name, ())
+        )
 
     def _task_finished(self, task: TaskRecord) -> None:
         if task.map_index is None:
@@ -472,15 +461,7 @@ class Runner:
         return self.blobs.get(record.digest)
 
     def _load(self, record: OutputRecord) -> Any:
-        materializer = self.registry.get(record.materializer.partition("@")[0])
-        if record.inline:
-            data = self._blob(record)
-            if data is None:
-                raise StoreError(
-                    f"inline artifact {record.digest} is missing from the metadata store"
-                )
-            return materializer.load(verify_inline(record.digest, data))
-        return materializer.load(self.artifacts.read(record.digest))
+        return read_output(record, self.store, self.artifacts, self.registry, self.blobs)
 
     def _event(self, task: TaskRecord) -> TaskEvent:
         return TaskEvent(
